@@ -1,0 +1,102 @@
+// webpushctl: the command-line tool of webpush-dispatcher. This file only declares flags and
+// calls the commands in ctl_commands.cc.
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "dispatcher/ctl/ctl_commands.h"
+
+namespace {
+
+namespace ctl = webpush::dispatcher::ctl;
+
+int Report(const absl::Status& status) {
+  if (status.ok()) {
+    return 0;
+  }
+  std::cerr << "webpushctl: " << status.message() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"webpushctl: keys, VAPID tokens and aes128gcm encryption for Web Push"};
+  app.require_subcommand(1);
+
+  // vapid keygen | vapid token
+  CLI::App* vapid = app.add_subcommand("vapid", "VAPID application server keys and tokens");
+  vapid->require_subcommand(1);
+  ctl::KeygenOptions keygen;
+  CLI::App* keygen_cmd = vapid->add_subcommand("keygen", "Print a new VAPID key pair");
+  keygen_cmd->add_flag("--pem", keygen.pem, "Print the private key as PKCS #8 PEM");
+  keygen_cmd->add_flag("--json", keygen.json, "Print a JSON object");
+
+  ctl::TokenOptions token;
+  CLI::App* token_cmd =
+      vapid->add_subcommand("token", "Print an Authorization header value: vapid t=..., k=...");
+  auto* token_key = token_cmd->add_option("--private-key", token.private_key,
+                                          "VAPID private key, base64url");
+  token_cmd->add_option("--key-file", token.key_file, "File with the private key (base64url or PEM)")
+      ->excludes(token_key);
+  token_cmd->add_option("--aud", token.audience, "Push service origin (or an endpoint URL)")
+      ->required();
+  token_cmd->add_option("--sub", token.subject, "Contact: mailto:you@example.com or https://...")
+      ->required();
+  token_cmd->add_option("--exp-seconds", token.exp_seconds,
+                        "Token lifetime in seconds (at most 86400)")
+      ->capture_default_str();
+
+  // keys subscription
+  CLI::App* keys = app.add_subcommand("keys", "Browser-side keys for tests and demos");
+  keys->require_subcommand(1);
+  CLI::App* sub_cmd = keys->add_subcommand(
+      "subscription", "Print a new p256dh/auth pair and its private key, as JSON");
+
+  // encrypt
+  ctl::EncryptOptions enc;
+  CLI::App* enc_cmd =
+      app.add_subcommand("encrypt", "Encrypt a payload for one subscription (RFC 8291 aes128gcm)");
+  enc_cmd->add_option("--p256dh", enc.p256dh, "Subscription p256dh key, base64url")->required();
+  enc_cmd->add_option("--auth", enc.auth, "Subscription auth secret, base64url")->required();
+  auto* payload = enc_cmd->add_option("--payload", enc.payload, "Payload text");
+  enc_cmd->add_option("--payload-file", enc.payload_file, "Payload file ('-' for stdin)")
+      ->excludes(payload);
+  enc_cmd->add_option("--out", enc.out_file, "Output file for the body (default stdout)");
+  enc_cmd->add_option("--pad", enc.padding, "Zero bytes of padding inside the record")
+      ->capture_default_str();
+
+  // decrypt
+  ctl::DecryptOptions dec;
+  CLI::App* dec_cmd = app.add_subcommand("decrypt", "Decrypt an aes128gcm body and print it");
+  auto* dec_key =
+      dec_cmd->add_option("--private-key", dec.private_key, "User agent private key, base64url");
+  dec_cmd->add_option("--key-file", dec.key_file, "File with the private key (base64url or PEM)")
+      ->excludes(dec_key);
+  dec_cmd->add_option("--auth", dec.auth, "Subscription auth secret, base64url")->required();
+  dec_cmd->add_option("--in", dec.in_file, "Body file (default stdin)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (keygen_cmd->parsed()) {
+    return Report(ctl::VapidKeygen(keygen, std::cout));
+  }
+  if (token_cmd->parsed()) {
+    return Report(ctl::VapidToken(token, std::cout));
+  }
+  if (sub_cmd->parsed()) {
+    return Report(ctl::SubscriptionKeygen(std::cout));
+  }
+  if (enc_cmd->parsed()) {
+    return Report(ctl::Encrypt(enc, std::cin, std::cout));
+  }
+  if (dec_cmd->parsed()) {
+    return Report(ctl::Decrypt(dec, std::cin, std::cout));
+  }
+  return Report(absl::InvalidArgumentError("no command given; see --help"));
+}

@@ -122,6 +122,13 @@ absl::StatusOr<std::vector<uint8_t>> OpenRecords(const ParsedHeader& header,
   if (header.records.empty()) {
     return BodyError("body", "has no record");
   }
+  // Structure before cryptography: a Web Push body whose length implies several records is
+  // malformed whatever its contents (RFC 8291 §4).
+  const uint64_t record_count = (header.records.size() + header.rs - 1) / header.rs;
+  if (record_count > max_records) {
+    return BodyError("body", StrCat("holds ", record_count, " records of rs ", header.rs,
+                                    ", more than ", max_records, " record(s) allowed"));
+  }
   ContentKeys keys;
   if (!DeriveContentKeys(keys, header.salt, ikm)) {
     return absl::InternalError("content key derivation failed");
@@ -131,9 +138,6 @@ absl::StatusOr<std::vector<uint8_t>> OpenRecords(const ParsedHeader& header,
   std::vector<uint8_t> plain;
   size_t offset = 0;
   for (uint64_t seq = 0; offset < header.records.size(); ++seq) {
-    if (seq >= max_records) {
-      return BodyError("body", StrCat("more than ", max_records, " record(s)"));
-    }
     const size_t len = std::min<size_t>(header.rs, header.records.size() - offset);
     const bool last = offset + len == header.records.size();
     if (len < kTagSize + 1) {
@@ -161,10 +165,11 @@ absl::StatusOr<std::vector<uint8_t>> OpenRecords(const ParsedHeader& header,
       return BodyError("body", StrCat("record ", seq, " has no delimiter"));
     }
     const uint8_t expected = last ? 0x02 : 0x01;
-    if (plain[end - 1] != expected) {
+    const uint8_t delimiter = plain[end - 1];
+    if (delimiter != expected) {
       OPENSSL_cleanse(plain.data(), plain.size());
       return BodyError("body", StrCat("record ", seq, " has delimiter ",
-                                            static_cast<int>(plain[end - 1]), ", expected ",
+                                            static_cast<int>(delimiter), ", expected ",
                                             static_cast<int>(expected),
                                             last ? " (truncated body?)" : ""));
     }

@@ -83,8 +83,9 @@ absl::StatusOr<std::vector<uint8_t>> Base64UrlDecode(std::string_view in, std::s
     const auto c = static_cast<uint8_t>(in[i]);
     const int8_t v = kDecodeTable[c];
     if (v == kInvalid) {
-      return Error(field, c == '=' ? std::string("'=' inside the data")
-                                   : internal::StrCat("character at offset ", i, " is not allowed"));
+      return Error(field, c == '='
+                              ? std::string("'=' inside the data")
+                              : internal::StrCat("character at offset ", i, " is not allowed"));
     }
     saw_url |= (c == '-' || c == '_');
     saw_std |= (c == '+' || c == '/');
@@ -93,7 +94,7 @@ absl::StatusOr<std::vector<uint8_t>> Base64UrlDecode(std::string_view in, std::s
     if (bits >= 8) {
       bits -= 8;
       out.push_back(static_cast<uint8_t>(acc >> bits));
-      acc &= (1u << bits) - 1;
+      acc &= (1U << bits) - 1;
     }
   }
   if (saw_url && saw_std) {

@@ -16,12 +16,12 @@ absl::Status CheckSizes(size_t plaintext_size, size_t padding) {
   if (plaintext_size > kMaxPlaintextSize) {
     return absl::InvalidArgumentError(
         internal::StrCat("payload: ", plaintext_size, " bytes exceeds the ", kMaxPlaintextSize,
-                     "-byte limit of a 4096-byte aes128gcm body (RFC 8291 §4)"));
+                         "-byte limit of a 4096-byte aes128gcm body (RFC 8291 §4)"));
   }
   if (padding > kMaxPlaintextSize - plaintext_size) {
-    return absl::InvalidArgumentError(
-        internal::StrCat("padding: ", padding, " bytes with a ", plaintext_size,
-                     "-byte payload exceeds the ", kMaxPlaintextSize, "-byte budget"));
+    return absl::InvalidArgumentError(internal::StrCat("padding: ", padding, " bytes with a ",
+                                                       plaintext_size, "-byte payload exceeds the ",
+                                                       kMaxPlaintextSize, "-byte budget"));
   }
   return absl::OkStatus();
 }
@@ -116,12 +116,11 @@ absl::StatusOr<std::vector<uint8_t>> Decrypt(std::span<const uint8_t> body,
         "body.idlen: must be 65 (the sender's P-256 public key), got ", header->keyid.size()));
   }
   const std::span<const uint8_t, kP256PublicKeySize> as_public(header->keyid.data(),
-                                                                kP256PublicKeySize);
+                                                               kP256PublicKeySize);
   std::array<uint8_t, 32> ecdh{};
   std::array<uint8_t, 32> ikm{};
   absl::Status status = internal::P256Ecdh(ecdh, ua_key.private_key(), as_public, "body.keyid");
-  if (status.ok() &&
-      !internal::DeriveWebPushIkm(ikm, ecdh, auth, ua_key.public_key(), as_public)) {
+  if (status.ok() && !internal::DeriveWebPushIkm(ikm, ecdh, auth, ua_key.public_key(), as_public)) {
     status = absl::InternalError("key derivation failed");
   }
   OPENSSL_cleanse(ecdh.data(), ecdh.size());

@@ -37,8 +37,7 @@ constexpr size_t EncryptedSize(size_t plaintext_size, size_t padding = 0) {
 
 // EncryptInto is Encrypt writing into `out`, which must hold at least
 // EncryptedSize(plaintext.size(), padding) bytes. Returns the number of bytes written.
-[[nodiscard]] absl::StatusOr<size_t> EncryptInto(std::span<uint8_t> out,
-                                                 const SubscriptionKeys& to,
+[[nodiscard]] absl::StatusOr<size_t> EncryptInto(std::span<uint8_t> out, const SubscriptionKeys& to,
                                                  std::span<const uint8_t> plaintext,
                                                  size_t padding = 0);
 

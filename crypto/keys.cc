@@ -33,8 +33,7 @@ absl::Status ValidateP256PublicKey(std::span<const uint8_t> key, std::string_vie
   return internal::CheckP256Point(key, field);
 }
 
-absl::StatusOr<P256PublicKey> ParseP256PublicKey(std::string_view encoded,
-                                                 std::string_view field) {
+absl::StatusOr<P256PublicKey> ParseP256PublicKey(std::string_view encoded, std::string_view field) {
   absl::StatusOr<std::vector<uint8_t>> bytes = Base64UrlDecode(encoded, field);
   if (!bytes.ok()) {
     return bytes.status();
@@ -54,7 +53,8 @@ absl::StatusOr<AuthSecret> ParseAuthSecret(std::string_view encoded, std::string
   }
   if (bytes->size() != kAuthSecretSize) {
     // RFC 8291 §3.2 fixes 16 bytes; Node web-push accepts longer ones, we do not.
-    return KeyError(field, internal::StrCat("must decode to exactly 16 bytes, got ", bytes->size()));
+    return KeyError(field,
+                    internal::StrCat("must decode to exactly 16 bytes, got ", bytes->size()));
   }
   AuthSecret auth;
   std::copy(bytes->begin(), bytes->end(), auth.begin());
@@ -99,12 +99,14 @@ absl::StatusOr<P256KeyPair> P256KeyPair::Generate() {
 absl::StatusOr<P256KeyPair> P256KeyPair::FromPrivateKey(std::span<const uint8_t> scalar,
                                                         std::string_view field) {
   if (scalar.empty() || scalar.size() > kP256PrivateKeySize) {
-    return KeyError(field, internal::StrCat("a P-256 private key is 32 bytes, got ", scalar.size()));
+    return KeyError(field,
+                    internal::StrCat("a P-256 private key is 32 bytes, got ", scalar.size()));
   }
   P256KeyPair pair;
   // Left-pad: some tools drop leading zero bytes of the scalar (webpush-protocol.md §5.3).
-  std::copy(scalar.begin(), scalar.end(),
-            pair.private_key_.begin() + static_cast<ptrdiff_t>(kP256PrivateKeySize - scalar.size()));
+  std::copy(
+      scalar.begin(), scalar.end(),
+      pair.private_key_.begin() + static_cast<ptrdiff_t>(kP256PrivateKeySize - scalar.size()));
   if (!internal::IsValidP256Scalar(pair.private_key_)) {
     return KeyError(field, "not a valid P-256 private key (must be in [1, n-1])");
   }
@@ -136,7 +138,7 @@ absl::StatusOr<P256KeyPair> P256KeyPair::FromPem(std::string_view pem, std::stri
   }
   std::array<char, 64> group{};
   size_t group_len = 0;
-  if (!EVP_PKEY_is_a(pkey.get(), "EC") ||
+  if (EVP_PKEY_is_a(pkey.get(), "EC") != 1 ||
       EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_GROUP_NAME, group.data(),
                                      group.size(), &group_len) != 1 ||
       std::string_view(group.data(), group_len) != "prime256v1") {
@@ -197,7 +199,7 @@ absl::StatusOr<std::string> P256KeyPair::ToPem() const {
     return absl::InternalError("PEM encoding failed");
   }
   char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
+  const auto len = BIO_get_mem_data(bio.get(), &data);  // OpenSSL returns long
   std::string pem(data, static_cast<size_t>(len));
   OPENSSL_cleanse(data, static_cast<size_t>(len));
   return pem;

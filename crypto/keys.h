@@ -57,8 +57,8 @@ class P256KeyPair {
   [[nodiscard]] static absl::StatusOr<P256KeyPair> Generate();
   // FromPrivateKey takes a big-endian scalar of at most 32 bytes (shorter encodings are
   // left-padded), which must lie in [1, n-1]. Errors start with `field`.
-  [[nodiscard]] static absl::StatusOr<P256KeyPair> FromPrivateKey(
-      std::span<const uint8_t> scalar, std::string_view field);
+  [[nodiscard]] static absl::StatusOr<P256KeyPair> FromPrivateKey(std::span<const uint8_t> scalar,
+                                                                  std::string_view field);
   // FromBase64Url decodes a raw base64url private key (the form `web-push` and most VAPID tools
   // print) and calls FromPrivateKey.
   [[nodiscard]] static absl::StatusOr<P256KeyPair> FromBase64Url(std::string_view encoded,

@@ -72,14 +72,16 @@ absl::StatusOr<std::array<uint8_t, kSignatureSize>> SignEs256(const P256KeyPair&
   size_t der_len = 0;
   std::array<uint8_t, 80> der{};  // a P-256 DER signature is at most 72 bytes
   der_len = der.size();
-  if (!ctx || EVP_DigestSignInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, pkey->get(),
-                                    nullptr) != 1 ||
+  if (!ctx ||
+      EVP_DigestSignInit_ex(ctx.get(), nullptr, "SHA256", nullptr, nullptr, pkey->get(), nullptr) !=
+          1 ||
       EVP_DigestSign(ctx.get(), der.data(), &der_len, Bytes(input).data(), input.size()) != 1) {
     ERR_clear_error();
     return absl::InternalError("ES256 signing failed");
   }
   const unsigned char* p = der.data();
-  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)));
+  const auto der_size = static_cast<long>(der_len);  // NOLINT(google-runtime-int): OpenSSL's type
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, der_size));
   std::array<uint8_t, kSignatureSize> raw{};
   // Fixed-width halves: dropping a leading zero byte gives 63-byte signatures about once in 128
   // tokens, an intermittent 403 (webpush-protocol.md §5.3).
@@ -124,8 +126,7 @@ bool VerifyEs256(std::span<const uint8_t, 65> public_key, std::string_view input
 absl::StatusOr<std::string> AudienceFromEndpoint(std::string_view endpoint,
                                                  std::string_view field) {
   constexpr std::string_view kScheme = "https://";
-  if (endpoint.size() < kScheme.size() ||
-      !internal::StartsWithIgnoreCase(endpoint, kScheme)) {
+  if (endpoint.size() < kScheme.size() || !internal::StartsWithIgnoreCase(endpoint, kScheme)) {
     return Invalid(field, "must be an https:// URL");
   }
   std::string_view rest = endpoint.substr(kScheme.size());
@@ -204,7 +205,7 @@ absl::StatusOr<std::string> SignVapidToken(const P256KeyPair& key, const VapidCl
   }
   if (*origin != claims.audience) {
     return Invalid("aud", internal::StrCat("must be an origin such as ", *origin,
-                                       " (no path, lower-case host, no default port)"));
+                                           " (no path, lower-case host, no default port)"));
   }
   if (absl::Status s = ValidateSubject(claims.subject, "sub"); !s.ok()) {
     return s;
@@ -217,11 +218,11 @@ absl::StatusOr<std::string> SignVapidToken(const P256KeyPair& key, const VapidCl
     return Invalid("exp", "must be at most 24 hours ahead (RFC 8292 §2)");
   }
   // `exp` is a JSON number: autopush rejects a string.
-  const std::string payload = internal::StrCat(R"({"aud":)", JsonString(claims.audience),
-                                           R"(,"exp":)", exp, R"(,"sub":)",
-                                           JsonString(claims.subject), "}");
-  std::string jwt = internal::StrCat(Base64UrlEncode(Bytes(kJoseHeader)), ".",
-                                 Base64UrlEncode(Bytes(payload)));
+  const std::string payload =
+      internal::StrCat(R"({"aud":)", JsonString(claims.audience), R"(,"exp":)", exp, R"(,"sub":)",
+                       JsonString(claims.subject), "}");
+  std::string jwt =
+      internal::StrCat(Base64UrlEncode(Bytes(kJoseHeader)), ".", Base64UrlEncode(Bytes(payload)));
   absl::StatusOr<std::array<uint8_t, kSignatureSize>> sig = SignEs256(key, jwt);
   if (!sig.ok()) {
     return sig.status();
@@ -285,9 +286,9 @@ absl::StatusOr<std::string> VapidTokenCache::Authorization(std::string_view key_
   // no NUL, so the joined key is unambiguous.
   const std::string cache_key =
       internal::StrCat(key_id, std::string_view("\0", 1), audience, std::string_view("\0", 1),
-                   subject, std::string_view("\0", 1),
-                   std::string_view(reinterpret_cast<const char*>(key.public_key().data()),
-                                    key.public_key().size()));
+                       subject, std::string_view("\0", 1),
+                       std::string_view(reinterpret_cast<const char*>(key.public_key().data()),
+                                        key.public_key().size()));
   const absl::Time now = now_();
   {
     absl::ReaderMutexLock lock(&mu_);

@@ -98,7 +98,7 @@ bool SealSingleRecord(std::span<uint8_t> out, std::span<const uint8_t> ikm,
 absl::StatusOr<ParsedHeader> ParseHeader(std::span<const uint8_t> body) {
   if (body.size() < kFixedHeaderSize) {
     return BodyError("body", StrCat("too short for an aes128gcm header (", body.size(),
-                                          " bytes, need at least 21)"));
+                                    " bytes, need at least 21)"));
   }
   ParsedHeader h;
   h.salt = body.first(16);
@@ -117,8 +117,7 @@ absl::StatusOr<ParsedHeader> ParseHeader(std::span<const uint8_t> body) {
 }
 
 absl::StatusOr<std::vector<uint8_t>> OpenRecords(const ParsedHeader& header,
-                                                 std::span<const uint8_t> ikm,
-                                                 size_t max_records) {
+                                                 std::span<const uint8_t> ikm, size_t max_records) {
   if (header.records.empty()) {
     return BodyError("body", "has no record");
   }
@@ -141,8 +140,8 @@ absl::StatusOr<std::vector<uint8_t>> OpenRecords(const ParsedHeader& header,
     const size_t len = std::min<size_t>(header.rs, header.records.size() - offset);
     const bool last = offset + len == header.records.size();
     if (len < kTagSize + 1) {
-      return BodyError("body", StrCat("record ", seq, " is truncated (", len,
-                                            " bytes, need at least 17)"));
+      return BodyError("body",
+                       StrCat("record ", seq, " is truncated (", len, " bytes, need at least 17)"));
     }
     // RFC 8188 §2.3: the nonce of record `seq` is NONCE XOR seq (big-endian, 96 bits).
     std::array<uint8_t, 12> nonce = keys.nonce;
@@ -151,9 +150,9 @@ absl::StatusOr<std::vector<uint8_t>> OpenRecords(const ParsedHeader& header,
     }
     plain.resize(len - kTagSize);
     if (!Aes128GcmOpen(plain, keys.cek, nonce, header.records.subspan(offset, len))) {
-      return absl::DataLossError(StrCat(
-          "body: record ", seq,
-          " failed authentication (tampered body, wrong private key or wrong auth secret)"));
+      return absl::DataLossError(
+          StrCat("body: record ", seq,
+                 " failed authentication (tampered body, wrong private key or wrong auth secret)"));
     }
     // The delimiter is the last non-zero byte; everything after it is padding.
     size_t end = plain.size();
@@ -168,10 +167,10 @@ absl::StatusOr<std::vector<uint8_t>> OpenRecords(const ParsedHeader& header,
     const uint8_t delimiter = plain[end - 1];
     if (delimiter != expected) {
       OPENSSL_cleanse(plain.data(), plain.size());
-      return BodyError("body", StrCat("record ", seq, " has delimiter ",
-                                            static_cast<int>(delimiter), ", expected ",
-                                            static_cast<int>(expected),
-                                            last ? " (truncated body?)" : ""));
+      return BodyError(
+          "body",
+          StrCat("record ", seq, " has delimiter ", static_cast<int>(delimiter), ", expected ",
+                 static_cast<int>(expected), last ? " (truncated body?)" : ""));
     }
     data.insert(data.end(), plain.begin(), plain.begin() + static_cast<ptrdiff_t>(end - 1));
     offset += len;

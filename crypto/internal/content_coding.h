@@ -15,7 +15,12 @@ namespace webpush::crypto::internal {
 struct ContentKeys {
   std::array<uint8_t, 16> cek{};
   std::array<uint8_t, 12> nonce{};
-  ~ContentKeys();
+  ContentKeys() = default;
+  ContentKeys(const ContentKeys&) = delete;
+  ContentKeys& operator=(const ContentKeys&) = delete;
+  ContentKeys(ContentKeys&&) = delete;
+  ContentKeys& operator=(ContentKeys&&) = delete;
+  ~ContentKeys();  // wipes both
 };
 
 // DeriveContentKeys runs RFC 8188 §2.2-2.3: PRK = HMAC(salt, ikm), CEK and NONCE from PRK.

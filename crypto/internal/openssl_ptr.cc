@@ -26,15 +26,16 @@ absl::StatusOr<EvpPkeyPtr> MakeP256Pkey(std::span<const uint8_t> private_key,
   std::unique_ptr<BIGNUM, BnClearFree> priv;
   if (!private_key.empty()) {
     priv.reset(BN_secure_new());
-    if (!priv || BN_bin2bn(private_key.data(), static_cast<int>(private_key.size()),
-                           priv.get()) == nullptr) {
+    if (!priv || BN_bin2bn(private_key.data(), static_cast<int>(private_key.size()), priv.get()) ==
+                     nullptr) {
       ERR_clear_error();
       return absl::InternalError("BIGNUM allocation failed");
     }
   }
   const bool built =
-      bld && OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1",
-                                             0) == 1 &&
+      bld &&
+      OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ==
+          1 &&
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, public_key.data(),
                                        public_key.size()) == 1 &&
       (!priv || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, priv.get()) == 1);

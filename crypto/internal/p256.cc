@@ -1,5 +1,4 @@
 #include "crypto/internal/p256.h"
-#include "crypto/internal/strings.h"
 
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -10,6 +9,7 @@
 
 #include <array>
 
+#include "crypto/internal/strings.h"
 
 namespace webpush::crypto::internal {
 namespace {
@@ -17,8 +17,8 @@ namespace {
 // The group is created once and only read afterwards; OpenSSL allows concurrent read-only use.
 // It is deliberately never freed (process lifetime).
 const EC_GROUP* Group() {
-  static const EC_GROUP* const group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
-  return group;
+  static const EC_GROUP* const kGroup = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+  return kGroup;
 }
 
 // Scratch holds one thread's reusable OpenSSL objects, so the hot path allocates nothing per
@@ -44,8 +44,13 @@ class Scratch {
   }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
+  Scratch(Scratch&&) = delete;
+  Scratch& operator=(Scratch&&) = delete;
 
-  [[nodiscard]] bool ok() const { return ctx_ && k_ && x_ && y_ && a_ && b_ && Group(); }
+  [[nodiscard]] bool ok() const {
+    return ctx_ != nullptr && k_ != nullptr && x_ != nullptr && y_ != nullptr && a_ != nullptr &&
+           b_ != nullptr && Group() != nullptr;
+  }
 
   BN_CTX* ctx_;
   BIGNUM* k_;
@@ -74,6 +79,8 @@ class ScratchGuard {
   }
   ScratchGuard(const ScratchGuard&) = delete;
   ScratchGuard& operator=(const ScratchGuard&) = delete;
+  ScratchGuard(ScratchGuard&&) = delete;
+  ScratchGuard& operator=(ScratchGuard&&) = delete;
 
  private:
   Scratch& s_;
@@ -92,8 +99,8 @@ absl::Status PointError(std::string_view field, std::string_view what) {
 
 absl::Status CheckP256Point(std::span<const uint8_t> point, std::string_view field) {
   if (point.size() != 65) {
-    return PointError(field, StrCat("must be a 65-byte uncompressed P-256 point, got ",
-                                          point.size(), " bytes"));
+    return PointError(
+        field, StrCat("must be a 65-byte uncompressed P-256 point, got ", point.size(), " bytes"));
   }
   if (point[0] != 0x04) {
     return PointError(field, "must be an uncompressed P-256 point (first byte 0x04)");
@@ -106,7 +113,8 @@ absl::Status CheckP256Point(std::span<const uint8_t> point, std::string_view fie
   // EC_POINT_oct2point rejects coordinates >= p and points off the curve; the explicit
   // on-curve check below documents the RFC 8291 §7 requirement and costs little.
   if (EC_POINT_oct2point(Group(), s.a_, point.data(), point.size(), s.ctx_) != 1 ||
-      EC_POINT_is_on_curve(Group(), s.a_, s.ctx_) != 1 || EC_POINT_is_at_infinity(Group(), s.a_)) {
+      EC_POINT_is_on_curve(Group(), s.a_, s.ctx_) != 1 ||
+      EC_POINT_is_at_infinity(Group(), s.a_) != 0) {
     return PointError(field, "not a point on P-256");
   }
   return absl::OkStatus();
@@ -121,7 +129,7 @@ bool IsValidP256Scalar(std::span<const uint8_t, 32> scalar) {
   if (!LoadScalar(s, scalar)) {
     return false;
   }
-  return !BN_is_zero(s.k_) && BN_cmp(s.k_, EC_GROUP_get0_order(Group())) < 0;
+  return BN_is_zero(s.k_) == 0 && BN_cmp(s.k_, EC_GROUP_get0_order(Group())) < 0;
 }
 
 bool GenerateP256Scalar(std::span<uint8_t, 32> out) {

@@ -16,12 +16,12 @@ constexpr size_t kGcmTagSize = 16;
 // Fetched once: implicit fetching by name on every EVP_*Init call is a measurable share of the
 // cost of a small message. Never freed (process lifetime).
 const EVP_MD* Sha256Md() {
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return md;
+  static const EVP_MD* const kMd = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return kMd;
 }
 const EVP_CIPHER* Aes128Gcm() {
-  static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
-  return cipher;
+  static const EVP_CIPHER* const kCipher = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
+  return kCipher;
 }
 
 struct ThreadContexts {
@@ -32,6 +32,8 @@ struct ThreadContexts {
   }
   ThreadContexts(const ThreadContexts&) = delete;
   ThreadContexts& operator=(const ThreadContexts&) = delete;
+  ThreadContexts(ThreadContexts&&) = delete;
+  ThreadContexts& operator=(ThreadContexts&&) = delete;
   EVP_MD_CTX* md;
   EVP_CIPHER_CTX* cipher;
 };
@@ -53,7 +55,8 @@ int AsInt(size_t n) { return n > INT_MAX ? -1 : static_cast<int>(n); }
 bool Sha256(std::span<uint8_t, kSha256Size> out, std::span<const uint8_t> in) {
   EVP_MD_CTX* ctx = Contexts().md;
   unsigned int len = 0;
-  if (ctx == nullptr || Sha256Md() == nullptr || EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) != 1 ||
+  if (ctx == nullptr || Sha256Md() == nullptr ||
+      EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx, in.data(), in.size()) != 1 ||
       EVP_DigestFinal_ex(ctx, out.data(), &len) != 1 || len != kSha256Size) {
     return Fail();
@@ -107,7 +110,7 @@ bool Aes128GcmSeal(std::span<uint8_t> out, std::span<const uint8_t, 16> key,
   if (EVP_EncryptInit_ex2(ctx, Aes128Gcm(), key.data(), nonce.data(), nullptr) != 1 ||
       EVP_EncryptUpdate(ctx, out.data(), &len, in.data(), in_len) != 1 ||
       EVP_EncryptFinal_ex(ctx, out.data() + len, &final_len) != 1 ||
-      static_cast<size_t>(len + final_len) != in.size() ||
+      static_cast<size_t>(len) + static_cast<size_t>(final_len) != in.size() ||
       EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kGcmTagSize, out.data() + in.size()) != 1) {
     return Fail();
   }

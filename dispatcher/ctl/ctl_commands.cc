@@ -150,9 +150,8 @@ absl::Status Encrypt(const EncryptOptions& options, std::istream& in, std::ostre
   if (!body.ok()) {
     return body.status();
   }
-  return WriteOutput(
-      std::string_view(reinterpret_cast<const char*>(body->data()), body->size()),
-      options.out_file, out);
+  return WriteOutput(std::string_view(reinterpret_cast<const char*>(body->data()), body->size()),
+                     options.out_file, out);
 }
 
 absl::Status Decrypt(const DecryptOptions& options, std::istream& in, std::ostream& out) {
@@ -164,8 +163,7 @@ absl::Status Decrypt(const DecryptOptions& options, std::istream& in, std::ostre
   if (!auth.ok()) {
     return auth.status();
   }
-  absl::StatusOr<std::string> body =
-      ReadFileOrStdin(options.in_file.value_or("-"), in, "--in");
+  absl::StatusOr<std::string> body = ReadFileOrStdin(options.in_file.value_or("-"), in, "--in");
   if (!body.ok()) {
     return body.status();
   }
@@ -187,12 +185,14 @@ absl::Status VapidToken(const TokenOptions& options, std::ostream& out) {
   if (!audience.ok()) {
     return audience.status();
   }
-  if (options.exp_seconds <= 0) {
-    return absl::InvalidArgumentError("--exp-seconds: must be positive");
+  // Checked before any arithmetic, so a huge value cannot overflow the expiry computation.
+  if (options.exp_seconds <= 0 ||
+      options.exp_seconds > absl::ToInt64Seconds(crypto::kMaxVapidTokenLifetime)) {
+    return absl::InvalidArgumentError(
+        "--exp-seconds: must be from 1 to 86400 (RFC 8292 §2: at most 24 hours)");
   }
   const absl::Time now = absl::Now();
-  const absl::Time expiry =
-      absl::FromUnixSeconds(absl::ToUnixSeconds(now) + options.exp_seconds);
+  const absl::Time expiry = absl::FromUnixSeconds(absl::ToUnixSeconds(now) + options.exp_seconds);
   absl::StatusOr<std::string> jwt =
       crypto::SignVapidToken(*key, {*audience, expiry, options.subject}, now);
   if (!jwt.ok()) {

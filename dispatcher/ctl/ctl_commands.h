@@ -49,7 +49,7 @@ struct TokenOptions {
   std::optional<std::string> key_file;     // or a file holding it (base64url or PEM)
   std::string audience;                    // origin, or an endpoint whose origin is used
   std::string subject;
-  int64_t exp_seconds = 12 * 3600;
+  int64_t exp_seconds = int64_t{12} * 3600;
 };
 // VapidToken prints the `Authorization` header value `vapid t=…, k=…`.
 [[nodiscard]] absl::Status VapidToken(const TokenOptions& options, std::ostream& out);

@@ -19,9 +19,8 @@ int Report(const absl::Status& status) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Run declares the commands, parses `argv` and runs the chosen command.
+int Run(int argc, char** argv) {
   CLI::App app{"webpushctl: keys, VAPID tokens and aes128gcm encryption for Web Push"};
   app.require_subcommand(1);
 
@@ -36,16 +35,17 @@ int main(int argc, char** argv) {
   ctl::TokenOptions token;
   CLI::App* token_cmd =
       vapid->add_subcommand("token", "Print an Authorization header value: vapid t=..., k=...");
-  auto* token_key = token_cmd->add_option("--private-key", token.private_key,
-                                          "VAPID private key, base64url");
-  token_cmd->add_option("--key-file", token.key_file, "File with the private key (base64url or PEM)")
+  auto* token_key =
+      token_cmd->add_option("--private-key", token.private_key, "VAPID private key, base64url");
+  token_cmd
+      ->add_option("--key-file", token.key_file, "File with the private key (base64url or PEM)")
       ->excludes(token_key);
   token_cmd->add_option("--aud", token.audience, "Push service origin (or an endpoint URL)")
       ->required();
   token_cmd->add_option("--sub", token.subject, "Contact: mailto:you@example.com or https://...")
       ->required();
-  token_cmd->add_option("--exp-seconds", token.exp_seconds,
-                        "Token lifetime in seconds (at most 86400)")
+  token_cmd
+      ->add_option("--exp-seconds", token.exp_seconds, "Token lifetime in seconds (at most 86400)")
       ->capture_default_str();
 
   // keys subscription
@@ -79,8 +79,15 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors follow the same contract as every other error: one line on stderr. Exit
+    // status 2 (as for most command-line tools) tells them apart from a failed operation (1).
+    std::cerr << "webpushctl: " << e.what() << " (see --help)\n";
+    return 2;
   }
 
   if (keygen_cmd->parsed()) {
@@ -99,4 +106,16 @@ int main(int argc, char** argv) {
     return Report(ctl::Decrypt(dec, std::cin, std::cout));
   }
   return Report(absl::InvalidArgumentError("no command given; see --help"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // CLI11 reports errors by exception; none may escape main (style.md §5).
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "webpushctl: " << e.what() << "\n";
+    return 1;
+  }
 }

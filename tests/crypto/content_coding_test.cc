@@ -43,8 +43,8 @@ TEST(ContentCodingTest, ReproducesRfc8291IntermediateValues) {
 
   std::array<uint8_t, 32> ikm{};
   const std::vector<uint8_t> auth = c.Bytes("AUTH");
-  ASSERT_TRUE(DeriveWebPushIkm(ikm, ecdh, Fixed<16>(auth), Fixed<65>(ua_public),
-                               Fixed<65>(as_public)));
+  ASSERT_TRUE(
+      DeriveWebPushIkm(ikm, ecdh, Fixed<16>(auth), Fixed<65>(ua_public), Fixed<65>(as_public)));
   EXPECT_EQ(std::vector<uint8_t>(ikm.begin(), ikm.end()), c.Bytes("IKM"));
 
   ContentKeys keys;
@@ -105,8 +105,8 @@ std::vector<uint8_t> SealWithTail(std::span<const uint8_t> ikm, const std::vecto
   body[18] = 0x10;  // rs 4096
   ContentKeys keys;
   EXPECT_TRUE(DeriveContentKeys(keys, salt, ikm));
-  EXPECT_TRUE(Aes128GcmSeal(std::span<uint8_t>(body).subspan(21), keys.cek, keys.nonce,
-                            record_plain));
+  EXPECT_TRUE(
+      Aes128GcmSeal(std::span<uint8_t>(body).subspan(21), keys.cek, keys.nonce, record_plain));
   return body;
 }
 

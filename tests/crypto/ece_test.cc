@@ -79,8 +79,8 @@ TEST(EceTest, ReproducesRfc8291ExampleByteForByte) {
 
 TEST(EceTest, RoundTripsRandomKeysAndEverySizeClass) {
   std::mt19937 rng(2026);
-  std::vector<size_t> sizes = {0, 1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 255, 256,
-                               1000, 1024, 2048, 2900, 3992, 3993};
+  std::vector<size_t> sizes = {0,  1,   2,   15,  16,   17,   31,   32,   33,   63,  64,
+                               65, 100, 255, 256, 1000, 1024, 2048, 2900, 3992, 3993};
   for (int i = 0; i < 40; ++i) {
     sizes.push_back(rng() % (kMaxPlaintextSize + 1));
   }
@@ -249,8 +249,8 @@ TEST(EceTest, RejectsBadHeaders) {
 
   std::vector<uint8_t> compressed = *body;
   compressed[21] = 0x02;
-  EXPECT_EQ(Message(Decrypt(compressed, r.key, r.subscription.auth).status()).rfind("body.keyid", 0),
-            0u);
+  EXPECT_EQ(
+      Message(Decrypt(compressed, r.key, r.subscription.auth).status()).rfind("body.keyid", 0), 0u);
 }
 
 TEST(EceTest, RejectsSubscriptionKeyOffTheCurveWhenEncrypting) {

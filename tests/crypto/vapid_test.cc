@@ -69,11 +69,13 @@ TEST(VapidTest, VerifiesRfc8292ExampleToken) {
 TEST(VapidTest, SignsTokenWithExactClaimsAndRawSignature) {
   P256KeyPair key = NewKey();
   const absl::Time exp = kNow + absl::Hours(12);
-  auto jwt = SignVapidToken(key, {"https://push.example.net", exp, "mailto:push@example.com"}, kNow);
+  auto jwt =
+      SignVapidToken(key, {"https://push.example.net", exp, "mailto:push@example.com"}, kNow);
   ASSERT_TRUE(jwt.ok()) << jwt.status();
   EXPECT_EQ(DecodePart(*jwt, 0), R"({"typ":"JWT","alg":"ES256"})");
-  EXPECT_EQ(DecodePart(*jwt, 1),
-            R"({"aud":"https://push.example.net","exp":1800043200,"sub":"mailto:push@example.com"})");
+  EXPECT_EQ(
+      DecodePart(*jwt, 1),
+      R"({"aud":"https://push.example.net","exp":1800043200,"sub":"mailto:push@example.com"})");
   auto claims = VerifyVapidToken(*jwt, key.public_key());
   ASSERT_TRUE(claims.ok()) << claims.status();
 
@@ -88,8 +90,8 @@ TEST(VapidTest, SignatureIsAlways64Bytes) {
   // fixed-width bug show up with near certainty.
   P256KeyPair key = NewKey();
   for (int i = 0; i < 400; ++i) {
-    auto jwt = SignVapidToken(key, {"https://a.example", kNow + absl::Hours(1), "mailto:a@b.c"},
-                              kNow);
+    auto jwt =
+        SignVapidToken(key, {"https://a.example", kNow + absl::Hours(1), "mailto:a@b.c"}, kNow);
     ASSERT_TRUE(jwt.ok());
     const std::string sig = jwt->substr(jwt->rfind('.') + 1);
     ASSERT_EQ(sig.size(), 86u) << *jwt;  // 64 bytes in unpadded base64url
@@ -101,8 +103,8 @@ TEST(VapidTest, EnforcesExpiryBounds) {
   P256KeyPair key = NewKey();
   const std::string aud = "https://fcm.googleapis.com";
   EXPECT_TRUE(SignVapidToken(key, {aud, kNow + absl::Hours(24), "mailto:a@b.c"}, kNow).ok());
-  auto too_far = SignVapidToken(key, {aud, kNow + absl::Hours(24) + absl::Seconds(1), "mailto:a@b.c"},
-                                kNow);
+  auto too_far =
+      SignVapidToken(key, {aud, kNow + absl::Hours(24) + absl::Seconds(1), "mailto:a@b.c"}, kNow);
   ASSERT_FALSE(too_far.ok());
   EXPECT_EQ(Message(too_far.status()).rfind("exp: ", 0), 0u);
   auto past = SignVapidToken(key, {aud, kNow, "mailto:a@b.c"}, kNow);
@@ -126,9 +128,11 @@ TEST(VapidTest, DerivesAudienceFromEndpoints) {
     const char* origin;
   } ok_cases[] = {
       {"https://fcm.googleapis.com/fcm/send/abc:def", "https://fcm.googleapis.com"},
-      {"https://updates.push.services.mozilla.com/wpush/v2/gAAA", "https://updates.push.services.mozilla.com"},
+      {"https://updates.push.services.mozilla.com/wpush/v2/gAAA",
+       "https://updates.push.services.mozilla.com"},
       {"https://web.push.apple.com/QGuQyavXutnMH", "https://web.push.apple.com"},
-      {"https://wns2-par02p.notify.windows.com/w/?token=BQYAAA%3d", "https://wns2-par02p.notify.windows.com"},
+      {"https://wns2-par02p.notify.windows.com/w/?token=BQYAAA%3d",
+       "https://wns2-par02p.notify.windows.com"},
       {"HTTPS://Push.Example.NET:443/x", "https://push.example.net"},
       {"https://push.example.net:8443/x?y#z", "https://push.example.net:8443"},
       {"https://[::1]:8443/p", "https://[::1]:8443"},
@@ -139,9 +143,14 @@ TEST(VapidTest, DerivesAudienceFromEndpoints) {
     ASSERT_TRUE(origin.ok()) << c.endpoint << ": " << origin.status();
     EXPECT_EQ(*origin, c.origin);
   }
-  const char* bad_cases[] = {"http://push.example.net/x", "https:///x", "https://user@push.example.net/",
-                             "https://push.example.net:0/", "https://push.example.net:99999/",
-                             "https://push.example.net:12a/", "https://push example.net/", "ftp://x",
+  const char* bad_cases[] = {"http://push.example.net/x",
+                             "https:///x",
+                             "https://user@push.example.net/",
+                             "https://push.example.net:0/",
+                             "https://push.example.net:99999/",
+                             "https://push.example.net:12a/",
+                             "https://push example.net/",
+                             "ftp://x",
                              "https://[::1/x"};
   for (const char* endpoint : bad_cases) {
     auto origin = AudienceFromEndpoint(endpoint, "targets[2].endpoint");
@@ -157,9 +166,9 @@ TEST(VapidTest, ValidatesSubject) {
   for (const char* sub : {"mailto:push@example.com", "MAILTO:a@b", "https://example.com/contact"}) {
     EXPECT_TRUE(ValidateSubject(sub, "sub").ok()) << sub;
   }
-  for (const char* sub : {"", "push@example.com", "mailto:", "mailto:nobody", "mailto:@x",
-                          "mailto:a@", "https://", "https:///x", "http://example.com",
-                          "mailto:a b@c.d", "mailto:a@b\n"}) {
+  for (const char* sub :
+       {"", "push@example.com", "mailto:", "mailto:nobody", "mailto:@x", "mailto:a@", "https://",
+        "https:///x", "http://example.com", "mailto:a b@c.d", "mailto:a@b\n"}) {
     absl::Status s = ValidateSubject(sub, "tenants[0].vapid.subject");
     ASSERT_FALSE(s.ok()) << sub;
     EXPECT_EQ(Message(s).rfind("tenants[0].vapid.subject: ", 0), 0u);
@@ -212,8 +221,8 @@ TEST(VapidTokenCacheTest, ResignsBeforeExpiry) {
 
   // The new token expires 12 h after the refresh, and verifies.
   const std::string jwt = second->substr(8, second->find(',') - 8);
-  EXPECT_NE(DecodePart(jwt, 1).find("\"exp\":" +
-                                    std::to_string(absl::ToUnixSeconds(clock.Now() + absl::Hours(12)))),
+  EXPECT_NE(DecodePart(jwt, 1).find(
+                "\"exp\":" + std::to_string(absl::ToUnixSeconds(clock.Now() + absl::Hours(12)))),
             std::string::npos);
   EXPECT_TRUE(VerifyVapidToken(jwt, key.public_key()).ok());
 }

@@ -76,9 +76,8 @@ std::string VectorCase::Text(const std::string& key) {
 }
 
 std::vector<VectorCase> ReadVectorFile(const std::string& path) {
-  const std::string full = (!path.empty() && path[0] == '/')
-                               ? path
-                               : std::string(WEBPUSH_TEST_VECTORS_DIR) + "/" + path;
+  const std::string full =
+      (!path.empty() && path[0] == '/') ? path : std::string(WEBPUSH_TEST_VECTORS_DIR) + "/" + path;
   std::ifstream in(full);
   std::vector<VectorCase> cases;
   if (!in) {

@@ -1,0 +1,187 @@
+#include "dispatcher/ctl/ctl_commands.h"
+
+#include <sstream>
+#include <string>
+
+#include "crypto/base64url.h"
+#include "crypto/ece.h"
+#include "crypto/keys.h"
+#include "crypto/vapid.h"
+#include "gtest/gtest.h"
+
+namespace webpush::dispatcher::ctl {
+namespace {
+
+std::string Message(const absl::Status& s) { return std::string(s.message()); }
+
+// ValueAfter returns the text after `prefix` up to the end of its line.
+std::string ValueAfter(const std::string& text, const std::string& prefix) {
+  const size_t at = text.find(prefix);
+  EXPECT_NE(at, std::string::npos) << prefix << " in " << text;
+  const size_t begin = at + prefix.size();
+  return text.substr(begin, text.find_first_of("\"\n", begin) - begin);
+}
+
+struct Subscription {
+  crypto::P256KeyPair key;
+  std::string p256dh;
+  std::string auth;
+};
+
+Subscription NewSubscription() {
+  auto key = crypto::P256KeyPair::Generate();
+  auto auth = crypto::GenerateAuthSecret();
+  EXPECT_TRUE(key.ok() && auth.ok());
+  std::string p256dh = key->PublicKeyBase64Url();
+  return {std::move(*key), std::move(p256dh), crypto::Base64UrlEncode(*auth)};
+}
+
+TEST(CtlCommandsTest, EncryptThenDecryptRoundTripsThroughStreams) {
+  Subscription sub = NewSubscription();
+  EncryptOptions enc{.p256dh = sub.p256dh, .auth = sub.auth, .payload = "hello, browser"};
+  std::istringstream no_input;
+  std::ostringstream body;
+  ASSERT_TRUE(Encrypt(enc, no_input, body).ok());
+  EXPECT_EQ(body.str().size(), crypto::EncryptedSize(14));
+
+  DecryptOptions dec{.private_key = sub.key.PrivateKeyBase64Url(), .auth = sub.auth};
+  std::istringstream body_in(body.str());
+  std::ostringstream plaintext;
+  absl::Status s = Decrypt(dec, body_in, plaintext);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(plaintext.str(), "hello, browser");
+}
+
+TEST(CtlCommandsTest, EncryptReadsThePayloadFromStdin) {
+  Subscription sub = NewSubscription();
+  EncryptOptions enc{.p256dh = sub.p256dh, .auth = sub.auth, .payload_file = "-", .padding = 10};
+  std::istringstream payload(std::string("\0binary\xff", 8));
+  std::ostringstream body;
+  ASSERT_TRUE(Encrypt(enc, payload, body).ok());
+  EXPECT_EQ(body.str().size(), crypto::EncryptedSize(8, 10));
+}
+
+TEST(CtlCommandsTest, EncryptErrorsNameTheFlag) {
+  Subscription sub = NewSubscription();
+  std::istringstream in;
+  std::ostringstream out;
+  EncryptOptions both{.p256dh = sub.p256dh, .auth = sub.auth, .payload = "x", .payload_file = "f"};
+  EXPECT_EQ(Message(Encrypt(both, in, out)), "give exactly one of --payload and --payload-file");
+  EncryptOptions bad_key{.p256dh = "BAAA", .auth = sub.auth, .payload = "x"};
+  EXPECT_EQ(Message(Encrypt(bad_key, in, out)).rfind("p256dh: ", 0), 0u);
+  EncryptOptions too_big{.p256dh = sub.p256dh, .auth = sub.auth, .payload = std::string(3994, 'x')};
+  EXPECT_EQ(Message(Encrypt(too_big, in, out)).rfind("payload: 3994 bytes", 0), 0u);
+  EncryptOptions missing{.p256dh = sub.p256dh, .auth = sub.auth, .payload_file = "/nonexistent/x"};
+  EXPECT_EQ(Message(Encrypt(missing, in, out)), "--payload-file: cannot open /nonexistent/x");
+  EXPECT_TRUE(out.str().empty());
+}
+
+TEST(CtlCommandsTest, DecryptRejectsWrongAuthWithoutOutput) {
+  Subscription sub = NewSubscription();
+  Subscription other = NewSubscription();
+  std::istringstream no_input;
+  std::ostringstream body;
+  ASSERT_TRUE(
+      Encrypt({.p256dh = sub.p256dh, .auth = sub.auth, .payload = "x"}, no_input, body).ok());
+  std::istringstream body_in(body.str());
+  std::ostringstream plaintext;
+  absl::Status s = Decrypt({.private_key = sub.key.PrivateKeyBase64Url(), .auth = other.auth},
+                           body_in, plaintext);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(plaintext.str().empty());
+}
+
+TEST(CtlCommandsTest, KeygenPrintsALoadableKeyPair) {
+  for (const KeygenOptions options :
+       {KeygenOptions{}, KeygenOptions{.pem = true}, KeygenOptions{.json = true}}) {
+    std::ostringstream out;
+    ASSERT_TRUE(VapidKeygen(options, out).ok());
+    const std::string text = out.str();
+    const std::string public_key =
+        options.json ? ValueAfter(text, R"("public_key":")") : ValueAfter(text, "public_key: ");
+    if (options.json) {
+      auto pair = crypto::P256KeyPair::Load(ValueAfter(text, R"("private_key":")"), "key");
+      ASSERT_TRUE(pair.ok()) << pair.status();
+      EXPECT_EQ(pair->PublicKeyBase64Url(), public_key);
+    } else if (options.pem) {
+      auto pair = crypto::P256KeyPair::Load(text, "key");  // the whole output is a key file
+      ASSERT_TRUE(pair.ok()) << pair.status();
+      EXPECT_EQ(pair->PublicKeyBase64Url(), public_key);
+    } else {
+      auto pair = crypto::P256KeyPair::Load(ValueAfter(text, "private_key: "), "key");
+      ASSERT_TRUE(pair.ok()) << pair.status();
+      EXPECT_EQ(pair->PublicKeyBase64Url(), public_key);
+    }
+  }
+}
+
+TEST(CtlCommandsTest, SubscriptionKeygenKeysEncryptAndDecrypt) {
+  std::ostringstream out;
+  ASSERT_TRUE(SubscriptionKeygen(out).ok());
+  const std::string json = out.str();
+  auto keys = crypto::ParseSubscriptionKeys(ValueAfter(json, R"("p256dh":")"),
+                                            ValueAfter(json, R"("auth":")"));
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  auto pair = crypto::P256KeyPair::Load(ValueAfter(json, R"("private_key":")"), "key");
+  ASSERT_TRUE(pair.ok());
+  EXPECT_EQ(pair->public_key(), keys->p256dh);
+}
+
+TEST(CtlCommandsTest, TokenUsesTheOriginOfAnEndpointAndVerifies) {
+  auto key = crypto::P256KeyPair::Generate();
+  ASSERT_TRUE(key.ok());
+  std::ostringstream out;
+  absl::Status s = VapidToken({.private_key = key->PrivateKeyBase64Url(),
+                               .audience = "https://fcm.googleapis.com/fcm/send/secret-token",
+                               .subject = "mailto:ops@example.com"},
+                              out);
+  ASSERT_TRUE(s.ok()) << s;
+  const std::string header = out.str();
+  ASSERT_EQ(header.rfind("vapid t=", 0), 0u);
+  const std::string jwt = header.substr(8, header.find(", k=") - 8);
+  EXPECT_EQ(ValueAfter(header, ", k="), key->PublicKeyBase64Url());
+  auto claims = crypto::VerifyVapidToken(jwt, key->public_key());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_NE(claims->find(R"("aud":"https://fcm.googleapis.com",)"), std::string::npos) << *claims;
+  EXPECT_EQ(claims->find("secret-token"), std::string::npos);
+}
+
+TEST(CtlCommandsTest, TokenErrorsNameTheFlag) {
+  auto key = crypto::P256KeyPair::Generate();
+  ASSERT_TRUE(key.ok());
+  std::ostringstream out;
+  const std::string b64 = key->PrivateKeyBase64Url();
+  EXPECT_EQ(
+      Message(VapidToken({.private_key = b64, .audience = "https://a.example", .subject = "admin"},
+                         out))
+          .rfind("--sub: ", 0),
+      0u);
+  EXPECT_EQ(
+      Message(
+          VapidToken(
+              {.private_key = b64, .audience = "http://a.example", .subject = "mailto:a@b.c"}, out))
+          .rfind("--aud: ", 0),
+      0u);
+  for (int64_t exp : {int64_t{0}, int64_t{86401}, INT64_MAX}) {
+    EXPECT_EQ(Message(VapidToken({.private_key = b64,
+                                  .audience = "https://a.example",
+                                  .subject = "mailto:a@b.c",
+                                  .exp_seconds = exp},
+                                 out))
+                  .rfind("--exp-seconds: ", 0),
+              0u)
+        << exp;
+  }
+  EXPECT_EQ(Message(VapidToken({.audience = "https://a.example", .subject = "mailto:a@b.c"}, out)),
+            "give exactly one of --private-key and --key-file");
+  EXPECT_EQ(Message(VapidToken({.private_key = "AAAA",
+                                .audience = "https://a.example",
+                                .subject = "mailto:a@b.c"},
+                               out))
+                .rfind("--private-key: ", 0),
+            0u);
+  EXPECT_TRUE(out.str().empty());
+}
+
+}  // namespace
+}  // namespace webpush::dispatcher::ctl

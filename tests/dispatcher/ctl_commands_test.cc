@@ -1,5 +1,6 @@
 #include "dispatcher/ctl/ctl_commands.h"
 
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -36,15 +37,45 @@ Subscription NewSubscription() {
   return {std::move(*key), std::move(p256dh), crypto::Base64UrlEncode(*auth)};
 }
 
+// GCC 12 warns (-Wmissing-field-initializers) on designated initialisers that leave members to
+// their defaults, so options are built field by field.
+EncryptOptions EncryptOpts(std::string p256dh, std::string auth) {
+  EncryptOptions o;
+  o.p256dh = std::move(p256dh);
+  o.auth = std::move(auth);
+  return o;
+}
+DecryptOptions DecryptOpts(std::string private_key, std::string auth) {
+  DecryptOptions o;
+  o.private_key = std::move(private_key);
+  o.auth = std::move(auth);
+  return o;
+}
+TokenOptions TokenOpts(std::optional<std::string> private_key, std::string audience,
+                       std::string subject) {
+  TokenOptions o;
+  o.private_key = std::move(private_key);
+  o.audience = std::move(audience);
+  o.subject = std::move(subject);
+  return o;
+}
+KeygenOptions KeygenOpts(bool pem, bool json) {
+  KeygenOptions o;
+  o.pem = pem;
+  o.json = json;
+  return o;
+}
+
 TEST(CtlCommandsTest, EncryptThenDecryptRoundTripsThroughStreams) {
   Subscription sub = NewSubscription();
-  EncryptOptions enc{.p256dh = sub.p256dh, .auth = sub.auth, .payload = "hello, browser"};
+  EncryptOptions enc = EncryptOpts(sub.p256dh, sub.auth);
+  enc.payload = "hello, browser";
   std::istringstream no_input;
   std::ostringstream body;
   ASSERT_TRUE(Encrypt(enc, no_input, body).ok());
   EXPECT_EQ(body.str().size(), crypto::EncryptedSize(14));
 
-  DecryptOptions dec{.private_key = sub.key.PrivateKeyBase64Url(), .auth = sub.auth};
+  DecryptOptions dec = DecryptOpts(sub.key.PrivateKeyBase64Url(), sub.auth);
   std::istringstream body_in(body.str());
   std::ostringstream plaintext;
   absl::Status s = Decrypt(dec, body_in, plaintext);
@@ -54,7 +85,9 @@ TEST(CtlCommandsTest, EncryptThenDecryptRoundTripsThroughStreams) {
 
 TEST(CtlCommandsTest, EncryptReadsThePayloadFromStdin) {
   Subscription sub = NewSubscription();
-  EncryptOptions enc{.p256dh = sub.p256dh, .auth = sub.auth, .payload_file = "-", .padding = 10};
+  EncryptOptions enc = EncryptOpts(sub.p256dh, sub.auth);
+  enc.payload_file = "-";
+  enc.padding = 10;
   std::istringstream payload(std::string("\0binary\xff", 8));
   std::ostringstream body;
   ASSERT_TRUE(Encrypt(enc, payload, body).ok());
@@ -65,13 +98,18 @@ TEST(CtlCommandsTest, EncryptErrorsNameTheFlag) {
   Subscription sub = NewSubscription();
   std::istringstream in;
   std::ostringstream out;
-  EncryptOptions both{.p256dh = sub.p256dh, .auth = sub.auth, .payload = "x", .payload_file = "f"};
+  EncryptOptions both = EncryptOpts(sub.p256dh, sub.auth);
+  both.payload = "x";
+  both.payload_file = "f";
   EXPECT_EQ(Message(Encrypt(both, in, out)), "give exactly one of --payload and --payload-file");
-  EncryptOptions bad_key{.p256dh = "BAAA", .auth = sub.auth, .payload = "x"};
+  EncryptOptions bad_key = EncryptOpts("BAAA", sub.auth);
+  bad_key.payload = "x";
   EXPECT_EQ(Message(Encrypt(bad_key, in, out)).rfind("p256dh: ", 0), 0u);
-  EncryptOptions too_big{.p256dh = sub.p256dh, .auth = sub.auth, .payload = std::string(3994, 'x')};
+  EncryptOptions too_big = EncryptOpts(sub.p256dh, sub.auth);
+  too_big.payload = std::string(3994, 'x');
   EXPECT_EQ(Message(Encrypt(too_big, in, out)).rfind("payload: 3994 bytes", 0), 0u);
-  EncryptOptions missing{.p256dh = sub.p256dh, .auth = sub.auth, .payload_file = "/nonexistent/x"};
+  EncryptOptions missing = EncryptOpts(sub.p256dh, sub.auth);
+  missing.payload_file = "/nonexistent/x";
   EXPECT_EQ(Message(Encrypt(missing, in, out)), "--payload-file: cannot open /nonexistent/x");
   EXPECT_TRUE(out.str().empty());
 }
@@ -81,41 +119,36 @@ TEST(CtlCommandsTest, DecryptRejectsWrongAuthWithoutOutput) {
   Subscription other = NewSubscription();
   std::istringstream no_input;
   std::ostringstream body;
-  ASSERT_TRUE(
-      Encrypt({.p256dh = sub.p256dh, .auth = sub.auth, .payload = "x"}, no_input, body).ok());
+  EncryptOptions enc = EncryptOpts(sub.p256dh, sub.auth);
+  enc.payload = "x";
+  ASSERT_TRUE(Encrypt(enc, no_input, body).ok());
   std::istringstream body_in(body.str());
   std::ostringstream plaintext;
-  absl::Status s = Decrypt({.private_key = sub.key.PrivateKeyBase64Url(), .auth = other.auth},
-                           body_in, plaintext);
+  absl::Status s =
+      Decrypt(DecryptOpts(sub.key.PrivateKeyBase64Url(), other.auth), body_in, plaintext);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_TRUE(plaintext.str().empty());
 }
 
 TEST(CtlCommandsTest, KeygenPrintsALoadableKeyPair) {
-  for (const KeygenOptions options :
-       {KeygenOptions{}, KeygenOptions{.pem = true}, KeygenOptions{.json = true}}) {
+  for (const KeygenOptions& options :
+       {KeygenOpts(false, false), KeygenOpts(true, false), KeygenOpts(false, true)}) {
     std::ostringstream out;
     ASSERT_TRUE(VapidKeygen(options, out).ok());
     const std::string text = out.str();
     const std::string public_key =
         options.json ? ValueAfter(text, R"("public_key":")") : ValueAfter(text, "public_key: ");
-    if (options.json) {
-      auto pair = crypto::P256KeyPair::Load(ValueAfter(text, R"("private_key":")"), "key");
-      ASSERT_TRUE(pair.ok()) << pair.status();
-      EXPECT_EQ(pair->PublicKeyBase64Url(), public_key);
-    } else if (options.pem) {
-      auto pair = crypto::P256KeyPair::Load(text, "key");  // the whole output is a key file
-      ASSERT_TRUE(pair.ok()) << pair.status();
-      EXPECT_EQ(pair->PublicKeyBase64Url(), public_key);
-    } else {
-      auto pair = crypto::P256KeyPair::Load(ValueAfter(text, "private_key: "), "key");
-      ASSERT_TRUE(pair.ok()) << pair.status();
-      EXPECT_EQ(pair->PublicKeyBase64Url(), public_key);
-    }
+    // PEM: the whole output is a usable key file; otherwise the printed private key is.
+    const std::string private_text = options.json  ? ValueAfter(text, R"("private_key":")")
+                                     : options.pem ? text
+                                                   : ValueAfter(text, "private_key: ");
+    auto pair = crypto::P256KeyPair::Load(private_text, "key");
+    ASSERT_TRUE(pair.ok()) << pair.status();
+    EXPECT_EQ(pair->PublicKeyBase64Url(), public_key);
   }
 }
 
-TEST(CtlCommandsTest, SubscriptionKeygenKeysEncryptAndDecrypt) {
+TEST(CtlCommandsTest, SubscriptionKeygenPrintsMatchingKeys) {
   std::ostringstream out;
   ASSERT_TRUE(SubscriptionKeygen(out).ok());
   const std::string json = out.str();
@@ -131,10 +164,10 @@ TEST(CtlCommandsTest, TokenUsesTheOriginOfAnEndpointAndVerifies) {
   auto key = crypto::P256KeyPair::Generate();
   ASSERT_TRUE(key.ok());
   std::ostringstream out;
-  absl::Status s = VapidToken({.private_key = key->PrivateKeyBase64Url(),
-                               .audience = "https://fcm.googleapis.com/fcm/send/secret-token",
-                               .subject = "mailto:ops@example.com"},
-                              out);
+  absl::Status s = VapidToken(
+      TokenOpts(key->PrivateKeyBase64Url(), "https://fcm.googleapis.com/fcm/send/secret-token",
+                "mailto:ops@example.com"),
+      out);
   ASSERT_TRUE(s.ok()) << s;
   const std::string header = out.str();
   ASSERT_EQ(header.rfind("vapid t=", 0), 0u);
@@ -151,35 +184,19 @@ TEST(CtlCommandsTest, TokenErrorsNameTheFlag) {
   ASSERT_TRUE(key.ok());
   std::ostringstream out;
   const std::string b64 = key->PrivateKeyBase64Url();
-  EXPECT_EQ(
-      Message(VapidToken({.private_key = b64, .audience = "https://a.example", .subject = "admin"},
-                         out))
-          .rfind("--sub: ", 0),
-      0u);
-  EXPECT_EQ(
-      Message(
-          VapidToken(
-              {.private_key = b64, .audience = "http://a.example", .subject = "mailto:a@b.c"}, out))
-          .rfind("--aud: ", 0),
-      0u);
+  auto error = [&out](const TokenOptions& options) { return Message(VapidToken(options, out)); };
+  EXPECT_EQ(error(TokenOpts(b64, "https://a.example", "admin")).rfind("--sub: ", 0), 0u);
+  EXPECT_EQ(error(TokenOpts(b64, "http://a.example", "mailto:a@b.c")).rfind("--aud: ", 0), 0u);
   for (int64_t exp : {int64_t{0}, int64_t{86401}, INT64_MAX}) {
-    EXPECT_EQ(Message(VapidToken({.private_key = b64,
-                                  .audience = "https://a.example",
-                                  .subject = "mailto:a@b.c",
-                                  .exp_seconds = exp},
-                                 out))
-                  .rfind("--exp-seconds: ", 0),
-              0u)
-        << exp;
+    TokenOptions options = TokenOpts(b64, "https://a.example", "mailto:a@b.c");
+    options.exp_seconds = exp;
+    EXPECT_EQ(error(options).rfind("--exp-seconds: ", 0), 0u) << exp;
   }
-  EXPECT_EQ(Message(VapidToken({.audience = "https://a.example", .subject = "mailto:a@b.c"}, out)),
+  EXPECT_EQ(error(TokenOpts(std::nullopt, "https://a.example", "mailto:a@b.c")),
             "give exactly one of --private-key and --key-file");
-  EXPECT_EQ(Message(VapidToken({.private_key = "AAAA",
-                                .audience = "https://a.example",
-                                .subject = "mailto:a@b.c"},
-                               out))
-                .rfind("--private-key: ", 0),
-            0u);
+  EXPECT_EQ(
+      error(TokenOpts("AAAA", "https://a.example", "mailto:a@b.c")).rfind("--private-key: ", 0),
+      0u);
   EXPECT_TRUE(out.str().empty());
 }
 

@@ -1,0 +1,86 @@
+#include "queue/job_store.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace webpush::queue {
+namespace {
+
+// The longest TTL any push service honours (FCM: 4 weeks); longer values are a caller's mistake.
+constexpr int64_t kMaxTtlSeconds = 28 * 24 * 3600;
+constexpr size_t kMaxEndpointSize = 2048;
+constexpr size_t kMaxTargetIdSize = 256;
+constexpr size_t kMaxLabels = 16;
+constexpr size_t kMaxLabelSize = 256;
+
+absl::Status Invalid(const std::string& field, const std::string& what) {
+  return absl::InvalidArgumentError(field + ": " + what);
+}
+
+bool IsBase64UrlChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
+}  // namespace
+
+absl::Status ValidateMessage(const Message& message) {
+  if (message.payload.size() > kMaxPayloadSize) {
+    return Invalid("message.payload",
+                   std::to_string(message.payload.size()) + " bytes exceeds the 3993-byte limit");
+  }
+  if (message.ttl_seconds < 0 || message.ttl_seconds > kMaxTtlSeconds) {
+    return Invalid("message.ttl_seconds", "must be from 0 to " + std::to_string(kMaxTtlSeconds));
+  }
+  if (static_cast<uint8_t>(message.urgency) > static_cast<uint8_t>(Urgency::kHigh)) {
+    return Invalid("message.urgency", "unknown value");
+  }
+  if (message.topic.size() > kMaxTopicSize ||
+      !std::all_of(message.topic.begin(), message.topic.end(), IsBase64UrlChar)) {
+    return Invalid("message.topic", "at most 32 characters of the base64url alphabet (RFC 8030)");
+  }
+  if (message.tenant.empty()) {
+    return Invalid("message.tenant", "must not be empty");
+  }
+  if (message.labels.size() > kMaxLabels) {
+    return Invalid("message.labels", "at most 16 labels");
+  }
+  for (size_t i = 0; i < message.labels.size(); ++i) {
+    const auto& [key, value] = message.labels[i];
+    if (key.empty() || key.size() > kMaxLabelSize || value.size() > kMaxLabelSize) {
+      return Invalid("message.labels[" + std::to_string(i) + "]",
+                     "key must be 1 to 256 bytes, value at most 256");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTarget(const Target& target, size_t index) {
+  const std::string prefix = "targets[" + std::to_string(index) + "].";
+  if (target.endpoint.size() < 9 || target.endpoint.compare(0, 8, "https://") != 0) {
+    return Invalid(prefix + "endpoint", "must be an https:// URL");
+  }
+  if (target.endpoint.size() > kMaxEndpointSize) {
+    return Invalid(prefix + "endpoint", "longer than 2048 bytes");
+  }
+  if (target.p256dh[0] != 0x04) {
+    return Invalid(prefix + "p256dh", "must be an uncompressed P-256 point");
+  }
+  if (target.target_id.size() > kMaxTargetIdSize) {
+    return Invalid(prefix + "target_id", "longer than 256 bytes");
+  }
+  if (target.payload && target.payload->size() > kMaxPayloadSize) {
+    return Invalid(prefix + "payload",
+                   std::to_string(target.payload->size()) + " bytes exceeds the 3993-byte limit");
+  }
+  return absl::OkStatus();
+}
+
+absl::Duration RetryDelay(const JobStoreOptions& options, uint32_t attempt, double jitter) {
+  const double factor = std::ldexp(1.0, static_cast<int>(std::min<uint32_t>(attempt, 30)));
+  const absl::Duration base = std::min(options.retry_base * factor, options.retry_max);
+  return base * std::clamp(jitter, 0.8, 1.2);
+}
+
+}  // namespace webpush::queue

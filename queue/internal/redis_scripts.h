@@ -93,7 +93,13 @@ if finals > 0 then
   end
   if ttl > 0 then redis.call('EXPIRE', KEYS[2], ttl) end
 end
-local pending = redis.call('HINCRBY', KEYS[1], 'pending', -finals)
+-- Lua's -0 would reach Redis as "-0", which HINCRBY refuses: only subtract a positive count.
+local pending
+if finals > 0 then
+  pending = redis.call('HINCRBY', KEYS[1], 'pending', 0 - finals)
+else
+  pending = tonumber(redis.call('HGET', KEYS[1], 'pending'))
+end
 if ARGV[p] ~= '' then
   local b = redis.call('HINCRBY', KEYS[1], 'next_batch', 1) - 1
   redis.call('HSET', KEYS[6], b, ARGV[p])

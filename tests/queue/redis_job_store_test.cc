@@ -3,6 +3,10 @@
 // the middle of a job. The behaviour common to every back-end is in job_store_contract.h.
 #include "queue/redis_job_store.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
@@ -170,6 +174,51 @@ TEST_F(RedisJobStoreTest, AnotherReplicaReclaimsTheBatchesOfADeadOne) {
   }
 }
 
+TEST_F(RedisJobStoreTest, ReclaimsFromAConsumerProcessThatCrashed) {
+  JobStoreOptions options;
+  options.lease = absl::Milliseconds(300);
+  auto store = NewStore(options);
+  ASSERT_TRUE(store.ok());
+  auto submitted = (*store)->Submit(MakeSpec(), MakeTargets(250));  // 3 batches of 100/100/50
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+
+  // A child process leases every batch, finishes 30 targets of each, and dies abruptly.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto worker = NewStore(options);
+    int finished = 0;
+    if (worker.ok()) {
+      auto leases = (*worker)->Fetch("doomed", 8, 8, absl::Milliseconds(500));
+      for (const Lease& lease : leases.ok() ? *leases : std::vector<Lease>()) {
+        std::vector<TargetResult> results;
+        for (size_t i = 0; i < 30 && i < lease.targets.size(); ++i) {
+          TargetResult r;
+          r.index = lease.targets[i].index;
+          results.push_back(r);
+        }
+        finished += (*worker)->Record(lease, results).ok() ? 30 : 0;
+      }
+    }
+    _exit(finished == 90 ? 0 : 1);  // no Ack, no destructors: a crash
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child worker failed";
+
+  // The survivor gets the 160 unfinished targets, each once, and none of the 90 finished ones.
+  const auto seen = DrainAll(**store, "survivor", 160, absl::Seconds(10));
+  EXPECT_EQ(seen.size(), 160u);
+  for (const auto& [index, count] : seen) {
+    EXPECT_EQ(count, 1) << index;
+    EXPECT_GE(index % 100, 30u) << index;
+  }
+  auto job = (*store)->GetJob("acme", submitted->job_id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->counters.delivered, 250);
+  EXPECT_EQ(job->state, JobState::kDone);
+}
+
 TEST_F(RedisJobStoreTest, LosesNothingWhenRedisRestartsMidJob) {
   auto store = NewStore();
   ASSERT_TRUE(store.ok());
@@ -234,6 +283,41 @@ TEST_F(RedisJobStoreTest, RefusesUnreachableRedisWithUnavailable) {
   auto store = RedisJobStore::Create(redis, JobStoreOptions());
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace webpush::queue
+
+namespace webpush::queue {
+namespace {
+
+TEST(RedisJobStoreAuthTest, AuthenticatesWithPasswordAndAclUser) {
+  ::webpush::testing::RedisServer server(std::vector<std::string>{"--requirepass", "s3cret"});
+  ASSERT_TRUE(server.Start());
+  const std::string add_user = "redis-cli -p " + std::to_string(server.port()) +
+                               " --no-auth-warning -a s3cret ACL SETUSER dispatcher on '>d1spatch'"
+                               " '~*' '&*' '+@all' > /dev/null";
+  ASSERT_EQ(std::system(add_user.c_str()), 0);
+  RedisOptions redis;
+  redis.port = server.port();
+  redis.reconnect_deadline = absl::Seconds(2);
+
+  redis.password = "s3cret";  // the default user
+  auto by_password = RedisJobStore::Create(redis, JobStoreOptions());
+  ASSERT_TRUE(by_password.ok()) << by_password.status();
+
+  redis.username = "dispatcher";
+  redis.password = "d1spatch";
+  auto by_acl = RedisJobStore::Create(redis, JobStoreOptions());
+  ASSERT_TRUE(by_acl.ok()) << by_acl.status();
+  auto submitted = (*by_acl)->Submit(MakeSpec(), MakeTargets(3));
+  EXPECT_TRUE(submitted.ok()) << submitted.status();
+
+  redis.password = "wrong";
+  auto refused = RedisJobStore::Create(redis, JobStoreOptions());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(std::string(refused.status().message()).find("wrong"), std::string::npos);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "tests/support/redis_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -51,7 +52,7 @@ bool Ping(int port) {
     timeval tv{1, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     ok = write(fd, ping, sizeof(ping) - 1) == sizeof(ping) - 1 && read(fd, buf, sizeof(buf)) > 0 &&
-         std::string(buf).rfind("+PONG", 0) == 0;
+         (std::string(buf).rfind("+PONG", 0) == 0 || std::string(buf).rfind("-NOAUTH", 0) == 0);
   }
   close(fd);
   return ok;
@@ -59,7 +60,7 @@ bool Ping(int port) {
 
 }  // namespace
 
-RedisServer::RedisServer() {
+RedisServer::RedisServer(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "webpush-redis-XXXXXX").string();
   if (mkdtemp(tmpl.data()) != nullptr) {
     dir_ = tmpl;
@@ -80,23 +81,12 @@ RedisServer::~RedisServer() {
     return ::testing::AssertionFailure() << "no temporary directory or free port";
   }
   const std::string port = std::to_string(port_);
-  std::vector<std::string> args = {"redis-server",
-                                   "--port",
-                                   port,
-                                   "--bind",
-                                   "127.0.0.1",
-                                   "--dir",
-                                   dir_,
-                                   "--appendonly",
-                                   "yes",
-                                   "--appendfsync",
-                                   "everysec",
-                                   "--save",
-                                   "",
-                                   "--daemonize",
-                                   "no",
-                                   "--logfile",
-                                   dir_ + "/redis.log"};
+  std::vector<std::string> args = {"redis-server", "--port", port, "--bind", "127.0.0.1"};
+  const std::vector<std::string> settings = {
+      "--dir",  dir_, "--appendonly", "yes", "--appendfsync", "everysec",
+      "--save", "",   "--daemonize",  "no",  "--logfile",     dir_ + "/redis.log"};
+  args.insert(args.end(), settings.begin(), settings.end());
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   const pid_t pid = fork();
   if (pid < 0) {
     return ::testing::AssertionFailure() << "fork failed";
@@ -107,6 +97,14 @@ RedisServer::~RedisServer() {
       argv.push_back(a.data());
     }
     argv.push_back(nullptr);
+    // Do not hold the test's stdout/stderr: a runner reading them would wait for the server.
+    const int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, STDIN_FILENO);
+      dup2(devnull, STDOUT_FILENO);
+      dup2(devnull, STDERR_FILENO);
+      close(devnull);
+    }
     execvp("redis-server", argv.data());
     _exit(127);  // redis-server missing: scripts/install-deps.sh installs it
   }

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -13,7 +14,9 @@ namespace webpush::testing {
 
 class RedisServer {
  public:
-  RedisServer();
+  // `extra_args` are appended to the redis-server command line (for example
+  // {"--requirepass", "secret"}).
+  explicit RedisServer(std::vector<std::string> extra_args = {});
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -33,6 +36,7 @@ class RedisServer {
  private:
   [[nodiscard]] ::testing::AssertionResult WaitReady();
 
+  std::vector<std::string> extra_args_;
   std::string dir_;
   int port_ = 0;
   pid_t pid_ = -1;

@@ -249,7 +249,7 @@ absl::StatusOr<SubmitResult> InProcessJobStore::State::Store(const JobSpec& spec
   job.status.counters.total = count;
   job.status.counters.pending = count;
   job.status.created = now;
-  job.status.expires = now + absl::Seconds(spec.message.ttl_seconds);
+  job.status.expires = DeliveryDeadline(options_, now, spec.message.ttl_seconds);
   job.status.idempotency_key = spec.idempotency_key;
   job.status.labels = spec.message.labels;
   job.message = std::make_shared<const Message>(spec.message);
@@ -368,6 +368,7 @@ absl::Status InProcessJobStore::State::Ack(const Lease& lease) {
   }
   if (!it->second.consumer.empty()) {
     Release(entry_id, it->second);
+    work_cv_.SignalAll();  // the consumer may now be under its max_in_flight again
   }
   Entry entry = std::move(it->second);
   entries_.erase(it);
@@ -701,6 +702,10 @@ void InProcessJobStore::State::Finish(Job& job, uint32_t index, Outcome outcome,
 void InProcessJobStore::State::ScheduleRetry(Job& job, uint32_t index, const TargetResult& result,
                                              absl::Time now) {
   TargetState& target = job.target_states[index];
+  if (job.message->ttl_seconds == 0) {
+    Finish(job, index, Outcome::kExpired, "ttl 0: not retried: " + result.reason, now);
+    return;
+  }
   if (target.attempt + 1 >= options_.max_attempts) {
     Finish(job, index, Outcome::kFailed, "retries exhausted: " + result.reason, now);
     return;

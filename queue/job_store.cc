@@ -8,7 +8,7 @@ namespace webpush::queue {
 namespace {
 
 // The longest TTL any push service honours (FCM: 4 weeks); longer values are a caller's mistake.
-constexpr int64_t kMaxTtlSeconds = 28 * 24 * 3600;
+constexpr int64_t kMaxTtlSeconds = int64_t{28} * 24 * 3600;
 constexpr size_t kMaxEndpointSize = 2048;
 constexpr size_t kMaxTargetIdSize = 256;
 constexpr size_t kMaxLabels = 16;
@@ -75,6 +75,11 @@ absl::Status ValidateTarget(const Target& target, size_t index) {
                    std::to_string(target.payload->size()) + " bytes exceeds the 3993-byte limit");
   }
   return absl::OkStatus();
+}
+
+absl::Time DeliveryDeadline(const JobStoreOptions& options, absl::Time created,
+                            int64_t ttl_seconds) {
+  return created + (ttl_seconds > 0 ? absl::Seconds(ttl_seconds) : options.zero_ttl_window);
 }
 
 absl::Duration RetryDelay(const JobStoreOptions& options, uint32_t attempt, double jitter) {

@@ -25,6 +25,9 @@ struct JobStoreOptions {
   int64_t max_backlog_per_tenant = 10'000'000;
   absl::Duration retention = absl::Hours(24);  // jobs and events kept this long after creation
   int progress_every = 1000;                   // a progress event at least every this many outcomes
+  // A message with TTL 0 means "deliver now or never" (RFC 8030 §5.2): it gets one attempt, made
+  // if a consumer reaches it within this window, and is never retried.
+  absl::Duration zero_ttl_window = absl::Seconds(30);
 };
 
 // JobUpload accumulates the targets of one job (client-streaming uploads of millions of targets)
@@ -114,6 +117,11 @@ class JobStore {
 // "message.ttl_seconds", "targets[12].endpoint", ...). Every back-end calls it.
 [[nodiscard]] absl::Status ValidateMessage(const Message& message);
 [[nodiscard]] absl::Status ValidateTarget(const Target& target, size_t index);
+
+// DeliveryDeadline is when a message submitted at `created` may no longer be sent: created + TTL,
+// or created + `zero_ttl_window` for TTL 0.
+[[nodiscard]] absl::Time DeliveryDeadline(const JobStoreOptions& options, absl::Time created,
+                                          int64_t ttl_seconds);
 
 // RetryDelay is the back-off before attempt `attempt` + 1: base * 2^attempt capped at `max`,
 // scaled by `jitter` in [0.8, 1.2].

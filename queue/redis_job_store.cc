@@ -20,10 +20,10 @@ using internal::RedisConnection;
 using internal::ReplyPtr;
 using internal::ReplyString;
 
-enum ScriptId : size_t { kCommit, kRecord, kPromote, kCancel, kRequeue, kStart, kScriptCount };
+enum ScriptId : size_t { kCommit, kRecord, kPromote, kCancel, kAck, kStart, kScriptCount };
 constexpr std::array<std::string_view, kScriptCount> kScriptBodies = {
-    internal::kCommitScript, internal::kRecordScript,  internal::kPromoteScript,
-    internal::kCancelScript, internal::kRequeueScript, internal::kStartScript};
+    internal::kCommitScript, internal::kRecordScript, internal::kPromoteScript,
+    internal::kCancelScript, internal::kAckScript,    internal::kStartScript};
 
 // Pipelined batch writes are sent in groups of this many bytes, so one submission never builds
 // an unbounded pipeline in memory.
@@ -326,6 +326,7 @@ absl::StatusOr<std::unique_ptr<RedisJobStore>> RedisJobStore::Create(RedisOption
 absl::Status RedisJobStore::Init() {
   std::unique_ptr<RedisConnection> conn = Acquire();
   std::vector<Command> commands;
+  commands.reserve(kScriptCount + static_cast<size_t>(redis_.shards));
   for (const std::string_view body : kScriptBodies) {
     commands.push_back({"SCRIPT", "LOAD", std::string(body)});
   }
@@ -450,7 +451,7 @@ absl::StatusOr<SubmitResult> RedisJobStore::CommitStaged(const JobSpec& spec,
                                                          const std::string& job_id, int shard,
                                                          int64_t targets, int64_t batches) {
   const absl::Time now = now_();
-  const absl::Time expires = now + absl::Seconds(spec.message.ttl_seconds);
+  const absl::Time expires = DeliveryDeadline(options_, now, spec.message.ttl_seconds);
   const int64_t lifetime = absl::ToInt64Seconds(expires - now + options_.retention) + 1;
   const int64_t shard_limit = std::max<int64_t>(1, options_.max_backlog / redis_.shards);
   const int64_t tenant_limit =
@@ -679,7 +680,10 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
     });
     Lease lease;
     lease.job_id = c.entry.job_id;
-    lease.lease_id = c.entry.id + ":" + c.entry.batch;
+    // "<entry id>:<batch>:<n>": n makes every hand-out distinct, so two consumers of this process
+    // holding the same entry (one of them after a reclaim) never share bookkeeping.
+    lease.lease_id = c.entry.id + ":" + c.entry.batch + ":" +
+                     std::to_string(lease_serial_.fetch_add(1, std::memory_order_relaxed));
     lease.shard = c.entry.shard;
     lease.message = c.message;
     lease.expires = c.expires;
@@ -792,6 +796,12 @@ absl::Status RedisJobStore::Record(const Lease& lease, std::span<const TargetRes
     const LeasedTarget& t = *it->second;
     TargetResult final_result;
     final_result.index = r.index;
+    if (lease.message->ttl_seconds == 0) {
+      final_result.outcome = Outcome::kExpired;
+      final_result.reason = "ttl 0: not retried: " + r.reason;
+      finals.push_back(std::move(final_result));
+      continue;
+    }
     if (t.attempt + 1 >= options_.max_attempts) {
       final_result.outcome = Outcome::kFailed;
       final_result.reason = "retries exhausted: " + r.reason;
@@ -845,56 +855,48 @@ absl::Status RedisJobStore::Record(const Lease& lease, std::span<const TargetRes
 absl::Status RedisJobStore::Ack(const Lease& lease) {
   const std::string key = LeaseKey(lease.shard, lease.lease_id);
   std::vector<LeasedTarget> unrecorded;
-  bool known = false;
+  std::string consumer;
   {
     absl::MutexLock lock(&mu_);
     auto it = recorded_.find(key);
-    if (it != recorded_.end()) {
-      known = true;
-      const std::set<uint32_t> done(it->second.begin(), it->second.end());
-      for (const LeasedTarget& t : lease.targets) {
-        if (!done.contains(t.index)) {
-          unrecorded.push_back(t);
-        }
+    auto owner = consumers_.find(key);
+    if (it == recorded_.end() || owner == consumers_.end()) {
+      return absl::OkStatus();  // acknowledged before (or never leased here): nothing to do
+    }
+    consumer = owner->second;
+    const std::set<uint32_t> done(it->second.begin(), it->second.end());
+    for (const LeasedTarget& t : lease.targets) {
+      if (!done.contains(t.index)) {
+        unrecorded.push_back(t);
       }
     }
   }
-  const size_t colon = lease.lease_id.rfind(':');
-  const std::string entry_id = lease.lease_id.substr(0, colon);
-  const std::string batch = lease.lease_id.substr(colon + 1);
-  const std::string tag = ShardTag(lease.shard);
-  std::unique_ptr<RedisConnection> conn = Acquire();
+  const size_t colon = lease.lease_id.find(':');
+  const size_t last = lease.lease_id.rfind(':');
+  std::string blob;
   if (!unrecorded.empty()) {
-    std::string blob;
     internal::EncodeBatch(unrecorded, blob);
-    absl::StatusOr<ReplyPtr> reply = RunScript(
-        *conn, kRequeue, script_shas_[kRequeue],
-        {JobKey(lease.shard, lease.job_id), JobKey(lease.shard, lease.job_id, ":b"), tag + ":work"},
-        {lease.job_id, blob});
-    if (!reply.ok()) {
-      Release(std::move(conn));
-      return reply.status();
-    }
   }
-  absl::StatusOr<std::vector<ReplyPtr>> replies =
-      conn->Run({{"XACK", tag + ":work", redis_.group, entry_id},
-                 {"XDEL", tag + ":work", entry_id},
-                 {"HDEL", JobKey(lease.shard, lease.job_id, ":b"), batch}});
+  std::unique_ptr<RedisConnection> conn = Acquire();
+  absl::StatusOr<ReplyPtr> reply =
+      RunScript(*conn, kAck, script_shas_[kAck],
+                {ShardTag(lease.shard) + ":work", JobKey(lease.shard, lease.job_id),
+                 JobKey(lease.shard, lease.job_id, ":b")},
+                {redis_.group, lease.lease_id.substr(0, colon), consumer,
+                 lease.lease_id.substr(colon + 1, last - colon - 1), blob, lease.job_id});
   Release(std::move(conn));
-  if (!replies.ok()) {
-    return replies.status();
+  if (!reply.ok()) {
+    return reply.status();  // the lease stays ours until it expires; the caller may retry
   }
-  if (known) {
-    absl::MutexLock lock(&mu_);
-    recorded_.erase(key);
-    auto c = consumers_.find(key);
-    if (c != consumers_.end()) {
-      auto& held = in_flight_[c->second];
-      held = held > 0 ? held - 1 : 0;
-      consumers_.erase(c);
-    }
+  absl::MutexLock lock(&mu_);
+  recorded_.erase(key);
+  auto c = consumers_.find(key);
+  if (c != consumers_.end()) {
+    auto& held = in_flight_[c->second];
+    held = held > 0 ? held - 1 : 0;
+    consumers_.erase(c);
   }
-  return CheckReplies(*replies, "ack");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<JobStatus> RedisJobStore::GetJob(std::string_view tenant, std::string_view job_id) {
@@ -1019,6 +1021,7 @@ absl::StatusOr<std::vector<std::string>> RedisJobStore::ListJobs(std::string_vie
                                                                  std::string_view page_token,
                                                                  size_t max) {
   std::vector<Command> commands;
+  commands.reserve(static_cast<size_t>(redis_.shards));
   // Ids start with "j" and 13 digits of creation ms, so the token bounds the score.
   const std::string max_score =
       page_token.size() >= 14 ? std::string(page_token.substr(1, 13)) : "+inf";
@@ -1053,6 +1056,7 @@ absl::StatusOr<std::vector<std::string>> RedisJobStore::ListJobs(std::string_vie
 
 absl::StatusOr<std::pair<int64_t, int64_t>> RedisJobStore::Backlog(std::string_view tenant) {
   std::vector<Command> commands;
+  commands.reserve(static_cast<size_t>(redis_.shards));
   for (int shard = 0; shard < redis_.shards; ++shard) {
     commands.push_back({"HMGET", ShardTag(shard) + ":backlog", "*", "t:" + std::string(tenant)});
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -109,6 +110,7 @@ class RedisJobStore final : public JobStore {
   absl::Mutex pool_mu_;
   std::vector<std::unique_ptr<internal::RedisConnection>> pool_ ABSL_GUARDED_BY(pool_mu_);
 
+  std::atomic<uint64_t> lease_serial_{0};
   absl::Mutex mu_;
   // Leases handed out by this process and not acknowledged: per consumer count, and the targets
   // recorded so far per lease (so Ack can hand back the rest).

@@ -160,13 +160,24 @@ if ttl > 0 then redis.call('EXPIRE', KEYS[3], ttl) end
 return {'ok'}
 )lua";
 
-// kRequeueScript stores a batch of targets handed back unfinished (Ack of a partly recorded lease)
-// and queues it at once. KEYS: 1 job hash, 2 batches hash, 3 work stream. ARGV: 1 job id, 2 batch.
-inline constexpr std::string_view kRequeueScript = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local b = redis.call('HINCRBY', KEYS[1], 'next_batch', 1) - 1
-redis.call('HSET', KEYS[2], b, ARGV[2])
-redis.call('XADD', KEYS[3], '*', 'j', ARGV[1], 'b', b)
+// kAckScript acknowledges a leased batch, if this consumer still holds it: a batch reclaimed by
+// another consumer (or already acknowledged) is left to its holder, so a late Ack from a slow
+// consumer never hands out targets that someone else is sending. Targets of the lease without
+// an outcome go back to the queue as a new batch.
+// KEYS: 1 work stream, 2 job hash, 3 batches hash
+// ARGV: 1 group, 2 entry id, 3 consumer, 4 batch number, 5 batch to requeue ("" = none), 6 job id
+// Returns 1 when acknowledged, 0 when the batch was no longer this consumer's.
+inline constexpr std::string_view kAckScript = R"lua(
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
+if ARGV[5] ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
+  local b = redis.call('HINCRBY', KEYS[2], 'next_batch', 1) - 1
+  redis.call('HSET', KEYS[3], b, ARGV[5])
+  redis.call('XADD', KEYS[1], '*', 'j', ARGV[6], 'b', b)
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[4])
 return 1
 )lua";
 

@@ -59,7 +59,7 @@ class InProcessJobStoreTest : public testing::Test {
   std::unique_ptr<InProcessJobStore> MakeStore(const JobStoreOptions& options) {
     return std::make_unique<InProcessJobStore>(options, [this] { return clock_.Now(); });
   }
-  std::vector<Lease> FetchNow(JobStore& store, const std::string& consumer) {
+  static std::vector<Lease> FetchNow(JobStore& store, const std::string& consumer) {
     absl::StatusOr<std::vector<Lease>> leases = store.Fetch(consumer, 10, 10, absl::ZeroDuration());
     EXPECT_TRUE(leases.ok()) << leases.status();
     return leases.ok() ? *std::move(leases) : std::vector<Lease>();

@@ -30,7 +30,7 @@ inline void PrintTo(const JobStoreFactory& /*factory*/, std::ostream* os) { *os 
 class JobStoreContractTest : public testing::TestWithParam<JobStoreFactory> {
  protected:
   // MakeStore returns a new, empty store of the back-end under test.
-  std::unique_ptr<JobStore> MakeStore(const JobStoreOptions& options) const {
+  [[nodiscard]] static std::unique_ptr<JobStore> MakeStore(const JobStoreOptions& options) {
     return GetParam()(options);
   }
 };

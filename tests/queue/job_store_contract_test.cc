@@ -1031,3 +1031,53 @@ TEST_P(JobStoreContractTest, ConcurrentConsumersDeliverEveryTargetOnce) {
 
 }  // namespace
 }  // namespace webpush::queue
+
+namespace webpush::queue {
+namespace {
+
+TEST_P(JobStoreContractTest, ZeroTtlGetsOneAttemptAndIsNeverRetried) {
+  std::unique_ptr<JobStore> store = MakeStore(JobStoreOptions());
+  JobSpec spec = MakeSpec();
+  spec.message.ttl_seconds = 0;  // "deliver now or never"
+  absl::StatusOr<SubmitResult> submitted = store->Submit(spec, MakeTargets(2));
+  ASSERT_TRUE(IsOk(submitted));
+  std::vector<Lease> leases;
+  ASSERT_TRUE(FetchWithin(*store, "c1", kWait, &leases));
+  ASSERT_EQ(leases[0].targets.size(), 2u);
+  ASSERT_TRUE(IsOk(store->Record(
+      leases[0], Results{Result(0, Outcome::kDelivered), Result(1, Outcome::kRetry, "503")})));
+  ASSERT_TRUE(IsOk(store->Ack(leases[0])));
+  absl::StatusOr<JobStatus> status = store->GetJob(kTenant, submitted->job_id);
+  ASSERT_TRUE(IsOk(status));
+  EXPECT_EQ(status->counters.delivered, 1);
+  EXPECT_EQ(status->counters.expired, 1);
+  EXPECT_EQ(status->state, JobState::kDone);
+}
+
+TEST_P(JobStoreContractTest, LateAckAfterAReclaimLeavesTheBatchToItsNewHolder) {
+  JobStoreOptions options;
+  options.lease = absl::Milliseconds(300);
+  std::unique_ptr<JobStore> store = MakeStore(options);
+  absl::StatusOr<SubmitResult> submitted = store->Submit(MakeSpec(), MakeTargets(4));
+  ASSERT_TRUE(IsOk(submitted));
+  std::vector<Lease> slow;
+  ASSERT_TRUE(FetchWithin(*store, "slow", kWait, &slow));
+  std::vector<Lease> taken;
+  ASSERT_TRUE(FetchWithin(*store, "fast", kWait, &taken));  // after the lease ran out
+  ASSERT_EQ(taken[0].targets.size(), 4u);
+
+  // The slow consumer wakes up and acknowledges without outcomes: its targets must not be
+  // offered again, since "fast" is sending them.
+  ASSERT_TRUE(IsOk(store->Ack(slow[0])));
+  EXPECT_TRUE(NothingToFetch(*store, "third"));
+  ASSERT_TRUE(IsOk(store->Record(taken[0], AllResults(taken[0], Outcome::kDelivered))));
+  ASSERT_TRUE(IsOk(store->Ack(taken[0])));
+  EXPECT_TRUE(NothingToFetch(*store, "third"));
+  absl::StatusOr<JobStatus> status = store->GetJob(kTenant, submitted->job_id);
+  ASSERT_TRUE(IsOk(status));
+  EXPECT_EQ(status->counters.delivered, 4);
+  EXPECT_EQ(status->state, JobState::kDone);
+}
+
+}  // namespace
+}  // namespace webpush::queue

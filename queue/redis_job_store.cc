@@ -535,8 +535,10 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
   if (maintain) {
     status = Maintain(*conn, consumer);
   }
-  // Reclaim batches whose consumer held them past the lease (XAUTOCLAIM, Redis >= 6.2).
-  for (int shard = 0; status.ok() && shard < redis_.shards && entries.size() < allowed; ++shard) {
+  // Reclaim batches whose consumer held them past the lease (XAUTOCLAIM, Redis >= 6.2), on the
+  // maintenance cadence: a lease is long next to it, and a round trip per Fetch is not free.
+  for (int shard = 0; maintain && status.ok() && shard < redis_.shards && entries.size() < allowed;
+       ++shard) {
     absl::StatusOr<ReplyPtr> reply =
         conn->RunOne({"XAUTOCLAIM", ShardTag(shard) + ":work", redis_.group, std::string(consumer),
                       std::to_string(absl::ToInt64Milliseconds(options_.lease)), "0-0", "COUNT",
@@ -743,19 +745,48 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
 absl::Status RedisJobStore::RecordFinal(RedisConnection& conn, const Lease& lease,
                                         std::span<const TargetResult> finals,
                                         std::span<const LeasedTarget> retry, absl::Time due) {
-  std::map<uint32_t, const LeasedTarget*> by_index;
-  for (const LeasedTarget& t : lease.targets) {
-    by_index[t.index] = &t;
-  }
   const std::string tag = ShardTag(lease.shard);
+  // Deliveries travel as one bit mask; other outcomes one by one, with what their events need.
+  uint32_t lo = UINT32_MAX;
+  uint32_t hi = 0;
+  std::vector<const TargetResult*> others;
+  for (const TargetResult& r : finals) {
+    if (r.outcome == Outcome::kDelivered) {
+      lo = std::min(lo, r.index);
+      hi = std::max(hi, r.index);
+    } else {
+      others.push_back(&r);
+    }
+  }
+  std::string mask;
+  if (lo != UINT32_MAX) {
+    mask.assign(hi / 8 - lo / 8 + 1, '\0');
+    for (const TargetResult& r : finals) {
+      if (r.outcome == Outcome::kDelivered) {
+        mask[r.index / 8 - lo / 8] = static_cast<char>(
+            static_cast<uint8_t>(mask[r.index / 8 - lo / 8]) | (0x80U >> (r.index % 8)));
+      }
+    }
+  }
   std::vector<std::string> args = {std::to_string(Ms(now_())),
                                    std::to_string(std::max(1, options_.progress_every)),
-                                   lease.job_id, std::to_string(finals.size())};
-  for (const TargetResult& r : finals) {
-    const auto it = by_index.find(r.index);
-    args.push_back(std::to_string(r.index));
-    args.push_back(std::to_string(static_cast<int>(r.outcome)));
-    args.push_back(r.reason);
+                                   lease.job_id,
+                                   std::to_string(lo == UINT32_MAX ? 0 : lo / 8),
+                                   std::move(mask),
+                                   std::to_string(others.size())};
+  args.reserve(args.size() + others.size() * 5 + 2);
+  absl::flat_hash_map<uint32_t, const LeasedTarget*> by_index;
+  if (!others.empty()) {
+    by_index.reserve(lease.targets.size());
+    for (const LeasedTarget& t : lease.targets) {
+      by_index[t.index] = &t;
+    }
+  }
+  for (const TargetResult* r : others) {
+    const auto it = by_index.find(r->index);
+    args.push_back(std::to_string(r->index));
+    args.push_back(std::to_string(static_cast<int>(r->outcome)));
+    args.push_back(r->reason);
     args.push_back(it != by_index.end() ? it->second->target.target_id : "");
     args.push_back(it != by_index.end() ? it->second->target.endpoint : "");
   }
@@ -775,7 +806,8 @@ absl::Status RedisJobStore::RecordFinal(RedisConnection& conn, const Lease& leas
 }
 
 absl::Status RedisJobStore::Record(const Lease& lease, std::span<const TargetResult> results) {
-  std::map<uint32_t, const LeasedTarget*> by_index;
+  absl::flat_hash_map<uint32_t, const LeasedTarget*> by_index;
+  by_index.reserve(lease.targets.size());
   for (const LeasedTarget& t : lease.targets) {
     by_index[t.index] = &t;
   }

@@ -46,9 +46,14 @@ return {'ok', ARGV[1]}
 
 // kRecordScript records final outcomes (idempotent through the done bitmap) and schedules a retry
 // batch. Counters, backlog, events, dead letters, progress and completion in one step.
+// Deliveries, nearly every outcome, come as one bit mask merged a byte at a time (a 1,000-target
+// batch is 125 bytes of work instead of 1,000 SETBIT calls); the rarer outcomes come one by one
+// with what their events need.
 // KEYS: 1 job hash, 2 done bitmap, 3 events stream, 4 backlog hash, 5 dead-letter stream,
 //       6 batches hash, 7 delayed set
-// ARGV: 1 now ms, 2 progress every, 3 job id, 4 number of outcomes N, then N times
+// ARGV: 1 now ms, 2 progress every, 3 job id, 4 first byte of the delivered mask, 5 delivered
+//       mask ("" = none; bit i of byte b is target (first byte + b) * 8 + i, most significant
+//       bit first, as Redis numbers bits), 6 number of other outcomes N, then N times
 //       (index, outcome, reason, target id, endpoint), then retry batch ("" = none), retry due ms
 // Returns {"nojob"} | {"ok", newly final count, state}
 inline constexpr std::string_view kRecordScript = R"lua(
@@ -58,9 +63,31 @@ local tenant = redis.call('HGET', KEYS[1], 'tenant')
 local names = {'delivered', 'gone', 'rejected', 'expired', 'failed'}
 local counts = {0, 0, 0, 0, 0}
 local finals = 0
-local n = tonumber(ARGV[4])
-local p = 5
 local events = 0
+local mask = ARGV[5]
+if mask ~= '' then
+  local first = tonumber(ARGV[4])
+  local old = redis.call('GETRANGE', KEYS[2], first, first + #mask - 1)
+  local merged = {}
+  local fresh_count = 0
+  for i = 1, #mask do
+    local m = string.byte(mask, i)
+    local o = string.byte(old, i) or 0
+    local fresh = bit.band(m, bit.bnot(o))
+    while fresh ~= 0 do
+      fresh = bit.band(fresh, fresh - 1)
+      fresh_count = fresh_count + 1
+    end
+    merged[i] = string.char(bit.bor(o, m))
+  end
+  if fresh_count > 0 then
+    redis.call('SETRANGE', KEYS[2], first, table.concat(merged))
+    counts[1] = fresh_count
+    finals = fresh_count
+  end
+end
+local n = tonumber(ARGV[6])
+local p = 7
 for i = 1, n do
   local idx = tonumber(ARGV[p])
   local oc = tonumber(ARGV[p + 1])

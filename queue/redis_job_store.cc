@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/clock.h"
 #include "queue/internal/codec.h"
 #include "queue/internal/redis_connection.h"
@@ -744,7 +745,8 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
 
 absl::Status RedisJobStore::RecordFinal(RedisConnection& conn, const Lease& lease,
                                         std::span<const TargetResult> finals,
-                                        std::span<const LeasedTarget> retry, absl::Time due) {
+                                        std::span<const LeasedTarget> retry, absl::Time due,
+                                        const std::string& ack_consumer) {
   const std::string tag = ShardTag(lease.shard);
   // Deliveries travel as one bit mask; other outcomes one by one, with what their events need.
   uint32_t lo = UINT32_MAX;
@@ -796,11 +798,21 @@ absl::Status RedisJobStore::RecordFinal(RedisConnection& conn, const Lease& leas
   }
   args.push_back(blob);
   args.push_back(std::to_string(Ms(due)));
+  if (ack_consumer.empty()) {
+    args.insert(args.end(), {"", "", "", ""});
+  } else {
+    const size_t colon = lease.lease_id.find(':');
+    const size_t last = lease.lease_id.rfind(':');
+    args.push_back(redis_.group);
+    args.push_back(lease.lease_id.substr(0, colon));
+    args.push_back(ack_consumer);
+    args.push_back(lease.lease_id.substr(colon + 1, last - colon - 1));
+  }
   absl::StatusOr<ReplyPtr> reply =
       RunScript(conn, kRecord, script_shas_[kRecord],
                 {JobKey(lease.shard, lease.job_id), JobKey(lease.shard, lease.job_id, ":done"),
                  JobKey(lease.shard, lease.job_id, ":events"), tag + ":backlog", tag + ":dead",
-                 JobKey(lease.shard, lease.job_id, ":b"), tag + ":delayed"},
+                 JobKey(lease.shard, lease.job_id, ":b"), tag + ":delayed", tag + ":work"},
                 args);
   return reply.status();
 }
@@ -853,17 +865,38 @@ absl::Status RedisJobStore::Record(const Lease& lease, std::span<const TargetRes
     next.attempt = t.attempt + 1;
     retries[(Ms(due) + 99) / 100 * 100].push_back(std::move(next));
   }
+  // When this call gives the last targets of the lease their outcome, the same script
+  // acknowledges the batch (Ack then has nothing left to send).
+  const std::string key = LeaseKey(lease.shard, lease.lease_id);
+  std::string ack_consumer;
+  {
+    absl::MutexLock lock(&mu_);
+    auto book = recorded_.find(key);
+    auto owner = consumers_.find(key);
+    if (book != recorded_.end() && owner != consumers_.end() && !acked_.contains(key)) {
+      absl::flat_hash_set<uint32_t> done(book->second.begin(), book->second.end());
+      for (const TargetResult& r : results) {
+        done.insert(r.index);
+      }
+      if (std::all_of(lease.targets.begin(), lease.targets.end(),
+                      [&done](const LeasedTarget& t) { return done.contains(t.index); })) {
+        ack_consumer = owner->second;
+      }
+    }
+  }
   std::unique_ptr<RedisConnection> conn = Acquire();
   absl::Status status;
   if (retries.empty()) {
-    status = RecordFinal(*conn, lease, finals, {}, now);
+    status = RecordFinal(*conn, lease, finals, {}, now, ack_consumer);
   } else {
+    size_t left = retries.size();
     bool first = true;
     for (const auto& [due_ms, targets] : retries) {
+      --left;
       status = RecordFinal(
           *conn, lease,
           first ? std::span<const TargetResult>(finals) : std::span<const TargetResult>(), targets,
-          absl::FromUnixMillis(due_ms));
+          absl::FromUnixMillis(due_ms), left == 0 ? ack_consumer : "");
       first = false;
       if (!status.ok()) {
         break;
@@ -875,11 +908,14 @@ absl::Status RedisJobStore::Record(const Lease& lease, std::span<const TargetRes
     return status;
   }
   absl::MutexLock lock(&mu_);
-  auto it = recorded_.find(LeaseKey(lease.shard, lease.lease_id));
+  auto it = recorded_.find(key);
   if (it != recorded_.end()) {
     for (const TargetResult& r : results) {
       it->second.push_back(r.index);
     }
+  }
+  if (!ack_consumer.empty()) {
+    acked_.insert(key);
   }
   return absl::OkStatus();
 }
@@ -896,6 +932,14 @@ absl::Status RedisJobStore::Ack(const Lease& lease) {
       return absl::OkStatus();  // acknowledged before (or never leased here): nothing to do
     }
     consumer = owner->second;
+    if (acked_.erase(key) > 0) {
+      // Record already acknowledged the batch: only the local bookkeeping is left.
+      recorded_.erase(it);
+      auto& held = in_flight_[consumer];
+      held = held > 0 ? held - 1 : 0;
+      consumers_.erase(owner);
+      return absl::OkStatus();
+    }
     const std::set<uint32_t> done(it->second.begin(), it->second.end());
     for (const LeasedTarget& t : lease.targets) {
       if (!done.contains(t.index)) {
@@ -1137,6 +1181,7 @@ absl::Status RedisJobStore::DeleteAllForTest() {
     in_flight_.clear();
     recorded_.clear();
     consumers_.clear();
+    acked_.clear();
   }
   return Init();
 }

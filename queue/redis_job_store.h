@@ -8,6 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "queue/job_store.h"
 
@@ -97,9 +98,12 @@ class RedisJobStore final : public JobStore {
                                                           const std::string& job_id, int shard,
                                                           int64_t targets, int64_t batches);
   [[nodiscard]] absl::Status Maintain(internal::RedisConnection& conn, std::string_view consumer);
+  // RecordFinal runs the record script once; a non-empty `ack_consumer` also acknowledges the
+  // lease's batch if that consumer still holds it.
   [[nodiscard]] absl::Status RecordFinal(internal::RedisConnection& conn, const Lease& lease,
                                          std::span<const TargetResult> finals,
-                                         std::span<const LeasedTarget> retry, absl::Time due);
+                                         std::span<const LeasedTarget> retry, absl::Time due,
+                                         const std::string& ack_consumer = "");
 
   RedisOptions redis_;
   JobStoreOptions options_;
@@ -116,8 +120,10 @@ class RedisJobStore final : public JobStore {
   // recorded so far per lease (so Ack can hand back the rest).
   absl::flat_hash_map<std::string, size_t> in_flight_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::vector<uint32_t>> recorded_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::string> consumers_
-      ABSL_GUARDED_BY(mu_);  // lease -> consumer
+  // Lease -> the consumer it was handed to.
+  absl::flat_hash_map<std::string, std::string> consumers_ ABSL_GUARDED_BY(mu_);
+  // Leases whose batch Record already acknowledged (every target had an outcome).
+  absl::flat_hash_set<std::string> acked_ ABSL_GUARDED_BY(mu_);
   absl::Time last_maintain_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 

@@ -49,12 +49,15 @@ return {'ok', ARGV[1]}
 // Deliveries, nearly every outcome, come as one bit mask merged a byte at a time (a 1,000-target
 // batch is 125 bytes of work instead of 1,000 SETBIT calls); the rarer outcomes come one by one
 // with what their events need.
+// When the call completes its lease, it also acknowledges the batch (as kAckScript does, if the
+// consumer still holds it), saving the worker a round trip per batch.
 // KEYS: 1 job hash, 2 done bitmap, 3 events stream, 4 backlog hash, 5 dead-letter stream,
-//       6 batches hash, 7 delayed set
+//       6 batches hash, 7 delayed set, 8 work stream
 // ARGV: 1 now ms, 2 progress every, 3 job id, 4 first byte of the delivered mask, 5 delivered
 //       mask ("" = none; bit i of byte b is target (first byte + b) * 8 + i, most significant
 //       bit first, as Redis numbers bits), 6 number of other outcomes N, then N times
-//       (index, outcome, reason, target id, endpoint), then retry batch ("" = none), retry due ms
+//       (index, outcome, reason, target id, endpoint), then retry batch ("" = none), retry due ms,
+//       then group ("" = do not acknowledge), entry id, consumer, batch number
 // Returns {"nojob"} | {"ok", newly final count, state}
 inline constexpr std::string_view kRecordScript = R"lua(
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -150,6 +153,14 @@ if done then
   events = events + 1
 end
 if events > 0 and ttl > 0 then redis.call('EXPIRE', KEYS[3], ttl) end
+if ARGV[p + 2] ~= '' then
+  local pend = redis.call('XPENDING', KEYS[8], ARGV[p + 2], ARGV[p + 3], ARGV[p + 3], 1)
+  if #pend == 1 and pend[1][2] == ARGV[p + 4] then
+    redis.call('XACK', KEYS[8], ARGV[p + 2], ARGV[p + 3])
+    redis.call('XDEL', KEYS[8], ARGV[p + 3])
+    redis.call('HDEL', KEYS[6], ARGV[p + 5])
+  end
+end
 return {'ok', finals, state}
 )lua";
 

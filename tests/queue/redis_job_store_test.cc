@@ -297,6 +297,7 @@ TEST(RedisJobStoreAuthTest, AuthenticatesWithPasswordAndAclUser) {
   const std::string add_user = "redis-cli -p " + std::to_string(server.port()) +
                                " --no-auth-warning -a s3cret ACL SETUSER dispatcher on '>d1spatch'"
                                " '~*' '&*' '+@all' > /dev/null";
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded set-up, before any store exists
   ASSERT_EQ(std::system(add_user.c_str()), 0);
   RedisOptions redis;
   redis.port = server.port();

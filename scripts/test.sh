@@ -55,6 +55,8 @@ if ((bench)); then
   bash scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DWEBPUSH_BUILD_TESTS=OFF \
     -DWEBPUSH_BUILD_BENCH=ON
   build/bench/webpush_bench --benchmark_min_time=0.01 >build/bench-smoke.log
+  # The queue benchmarks start and stop their own redis-server.
+  build/bench/webpush_queue_bench --benchmark_min_time=0.01 >>build/bench-smoke.log
   echo "benchmarks ran: $(grep -c '^BM_' build/bench-smoke.log) entries"
 fi
 

@@ -497,8 +497,7 @@ absl::StatusOr<SubmitResult> RedisJobStore::CommitStaged(const JobSpec& spec,
   return result;
 }
 
-absl::Status RedisJobStore::Maintain(RedisConnection& conn, std::string_view consumer) {
-  (void)consumer;
+absl::Status RedisJobStore::Maintain(RedisConnection& conn) {
   const int64_t now_ms = Ms(now_());
   for (int shard = 0; shard < redis_.shards; ++shard) {
     const std::string tag = ShardTag(shard);
@@ -534,7 +533,7 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
   std::vector<StreamEntry> entries;
   absl::Status status;
   if (maintain) {
-    status = Maintain(*conn, consumer);
+    status = Maintain(*conn);
   }
   // Reclaim batches whose consumer held them past the lease (XAUTOCLAIM, Redis >= 6.2), on the
   // maintenance cadence: a lease is long next to it, and a round trip per Fetch is not free.
@@ -622,7 +621,8 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
     std::string state;
   };
   std::vector<Candidate> candidates;
-  std::vector<StreamEntry> drop;  // acknowledged and deleted without a lease
+  std::vector<StreamEntry> drop;     // acknowledged and deleted without a lease
+  std::vector<StreamEntry> corrupt;  // acknowledged and dead-lettered, batch kept
   for (size_t i = 0; i < entries.size(); ++i) {
     const redisReply* blob = (*fields)[2 * i].get();
     const redisReply* meta = (*fields)[2 * i + 1].get();
@@ -635,7 +635,9 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
     absl::StatusOr<std::vector<LeasedTarget>> targets = internal::DecodeBatch(ReplyString(blob));
     absl::StatusOr<Message> message = internal::DecodeMessage(ReplyString(meta->element[2]));
     if (!targets.ok() || !message.ok()) {
-      drop.push_back(entries[i]);  // corrupt: never hand it out; counted as lost by the caller
+      // Never hand out what cannot be decoded, and never lose it silently either: the batch
+      // stays in the job's hash and its reference goes to the dead-letter stream for an operator.
+      corrupt.push_back(entries[i]);
       continue;
     }
     Candidate c;
@@ -724,6 +726,12 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
     acks.push_back({"XACK", ShardTag(e.shard) + ":work", redis_.group, e.id});
     acks.push_back({"XDEL", ShardTag(e.shard) + ":work", e.id});
     acks.push_back({"HDEL", JobKey(e.shard, e.job_id, ":b"), e.batch});
+  }
+  for (const StreamEntry& e : corrupt) {
+    acks.push_back({"XADD", ShardTag(e.shard) + ":dead", "MAXLEN", "~", "1000000", "*", "j",
+                    e.job_id, "b", e.batch, "why", "corrupt stored batch or message"});
+    acks.push_back({"XACK", ShardTag(e.shard) + ":work", redis_.group, e.id});
+    acks.push_back({"XDEL", ShardTag(e.shard) + ":work", e.id});
   }
   acks.insert(acks.end(), starts.begin(), starts.end());
   if (!acks.empty()) {

@@ -97,7 +97,8 @@ class RedisJobStore final : public JobStore {
   [[nodiscard]] absl::StatusOr<SubmitResult> CommitStaged(const JobSpec& spec,
                                                           const std::string& job_id, int shard,
                                                           int64_t targets, int64_t batches);
-  [[nodiscard]] absl::Status Maintain(internal::RedisConnection& conn, std::string_view consumer);
+  // Maintain moves due retries back to the work streams.
+  [[nodiscard]] absl::Status Maintain(internal::RedisConnection& conn);
   // RecordFinal runs the record script once; a non-empty `ack_consumer` also acknowledges the
   // lease's batch if that consumer still holds it.
   [[nodiscard]] absl::Status RecordFinal(internal::RedisConnection& conn, const Lease& lease,

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -274,6 +275,38 @@ TEST_F(RedisJobStoreTest, RetriesComeBackAfterTheirNotBeforeTime) {
   ASSERT_EQ(retry[0].targets.size(), 1u);
   EXPECT_EQ(retry[0].targets[0].index, 1u);
   EXPECT_EQ(retry[0].targets[0].attempt, 1u);
+}
+
+// RedisCli runs redis-cli against the fixture's server and returns its output (test set-up only).
+std::string RedisCli(int port, const std::string& args) {
+  const std::string command = "redis-cli -p " + std::to_string(port) + " " + args;
+  std::string out;
+  // NOLINTNEXTLINE(cert-env33-c): fixed command line on a private test server
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    return out;
+  }
+  char buf[256];
+  while (fgets(buf, sizeof(buf), pipe) != nullptr) {
+    out += buf;
+  }
+  pclose(pipe);
+  return out;
+}
+
+TEST_F(RedisJobStoreTest, DeadLettersABatchThatCannotBeDecoded) {
+  auto store = NewStore();
+  ASSERT_TRUE(store.ok());
+  auto submitted = (*store)->Submit(MakeSpec(), MakeTargets(3));
+  ASSERT_TRUE(submitted.ok());
+  const std::string batches = "'wp:{wp:s0}:job:" + submitted->job_id + ":b'";
+  ASSERT_EQ(RedisCli(server_->port(), "HSET " + batches + " 0 garbage"), "0\n");
+
+  auto leases = (*store)->Fetch("c1", 8, 8, absl::Milliseconds(100));
+  ASSERT_TRUE(leases.ok()) << leases.status();
+  EXPECT_TRUE(leases->empty());                                           // never handed out...
+  EXPECT_EQ(RedisCli(server_->port(), "XLEN 'wp:{wp:s0}:dead'"), "1\n");  // ...nor lost
+  EXPECT_EQ(RedisCli(server_->port(), "HEXISTS " + batches + " 0"), "1\n");
 }
 
 TEST_F(RedisJobStoreTest, RefusesUnreachableRedisWithUnavailable) {

@@ -27,10 +27,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "bench/redis_process.h"
 #include "queue/job.h"
 #include "queue/job_store.h"
 #include "queue/redis_job_store.h"
+#include "tests/support/redis_process.h"
 
 namespace webpush::queue {
 namespace {
@@ -49,13 +49,13 @@ constexpr double kBarTargetsPerSecond = 500'000;
 
 // --- The private redis-server, shared by every benchmark of the run -----------------------------
 
-bench::RedisProcess* server = nullptr;  // created on first use, deleted by StopServer
+::webpush::testing::RedisProcess* server = nullptr;  // created on first use, deleted by StopServer
 
 // EnsureServer starts the server on first use; a failure is remembered and reported by every
 // benchmark (SkipWithError), so a machine without redis-server still exits 0.
 const absl::Status& EnsureServer() {
   static const absl::Status* status = [] {
-    server = new bench::RedisProcess();
+    server = new ::webpush::testing::RedisProcess();
     return new absl::Status(server->Start());
   }();
   return *status;

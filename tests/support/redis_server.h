@@ -1,45 +1,37 @@
 #pragma once
 
-#include <sys/types.h>
-
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/redis_process.h"
 
-// RedisServer runs a private redis-server for one test suite: loopback only, a free port, its
-// own temporary directory, append-only persistence (appendfsync everysec, as in production).
-// Tests never touch a Redis they did not start.
+// RedisServer is RedisProcess (redis_process.h) for tests: the same private redis-server, with
+// results as testing::AssertionResult so a test can ASSERT_TRUE(server.Start()).
 namespace webpush::testing {
 
 class RedisServer {
  public:
-  // `extra_args` are appended to the redis-server command line (for example
-  // {"--requirepass", "secret"}).
-  explicit RedisServer(std::vector<std::string> extra_args = {});
-  ~RedisServer();
-  RedisServer(const RedisServer&) = delete;
-  RedisServer& operator=(const RedisServer&) = delete;
+  explicit RedisServer(std::vector<std::string> extra_args = {})
+      : process_(std::move(extra_args)) {}
 
-  // Start launches the server and waits (bounded) until it answers PING.
-  [[nodiscard]] ::testing::AssertionResult Start();
-  // Stop shuts it down gracefully (SIGTERM: Redis flushes the append-only file) and waits.
-  void Stop();
-  // Kill stops it with SIGKILL (no flush), as a crash would.
-  void Kill();
-  // Restart is Stop then Start on the same port and directory (data reloaded from the AOF).
-  [[nodiscard]] ::testing::AssertionResult Restart();
+  [[nodiscard]] ::testing::AssertionResult Start() { return Result(process_.Start()); }
+  void Stop() { process_.Stop(); }
+  void Kill() { process_.Kill(); }
+  [[nodiscard]] ::testing::AssertionResult Restart() { return Result(process_.Restart()); }
 
-  [[nodiscard]] int port() const { return port_; }
-  [[nodiscard]] bool running() const { return pid_ > 0; }
+  [[nodiscard]] int port() const { return process_.port(); }
+  [[nodiscard]] bool running() const { return process_.running(); }
 
  private:
-  [[nodiscard]] ::testing::AssertionResult WaitReady();
+  static ::testing::AssertionResult Result(const absl::Status& status) {
+    if (status.ok()) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << status;
+  }
 
-  std::vector<std::string> extra_args_;
-  std::string dir_;
-  int port_ = 0;
-  pid_t pid_ = -1;
+  RedisProcess process_;
 };
 
 }  // namespace webpush::testing

@@ -3,18 +3,21 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
-// RedisProcess runs a private redis-server for the queue benchmarks, as the test fixture
-// (tests/support/redis_server.h) does for tests, without gtest: loopback only, a free port, its
-// own temporary directory, append-only persistence with appendfsync everysec (as in production).
-// Benchmarks never touch a Redis they did not start.
-namespace webpush::bench {
+// RedisProcess runs a private redis-server for tests (through the gtest wrapper RedisServer in
+// redis_server.h) and for the queue benchmarks, so it uses no gtest: loopback only, a free port,
+// its own temporary directory, append-only persistence with appendfsync everysec (as in
+// production). Tests and benchmarks never touch a Redis they did not start.
+namespace webpush::testing {
 
 class RedisProcess {
  public:
-  RedisProcess();
+  // `extra_args` are appended to the redis-server command line (for example
+  // {"--requirepass", "secret"}).
+  explicit RedisProcess(std::vector<std::string> extra_args = {});
   // Stops the server (gracefully) and removes its directory.
   ~RedisProcess();
   RedisProcess(const RedisProcess&) = delete;
@@ -25,6 +28,10 @@ class RedisProcess {
   [[nodiscard]] absl::Status Start();
   // Stop shuts it down with SIGTERM (Redis flushes the append-only file) and waits. Idempotent.
   void Stop();
+  // Kill stops it with SIGKILL (no flush), as a crash would. Idempotent.
+  void Kill();
+  // Restart is Stop then Start on the same port and directory (data reloaded from the AOF).
+  [[nodiscard]] absl::Status Restart();
 
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] const std::string& dir() const { return dir_; }
@@ -32,10 +39,12 @@ class RedisProcess {
 
  private:
   [[nodiscard]] absl::Status WaitReady();
+  void Signal(int signal);
 
+  std::vector<std::string> extra_args_;
   std::string dir_;
   int port_ = 0;
   pid_t pid_ = -1;
 };
 
-}  // namespace webpush::bench
+}  // namespace webpush::testing

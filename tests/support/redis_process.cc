@@ -1,6 +1,7 @@
-#include "bench/redis_process.h"
+#include "tests/support/redis_process.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-namespace webpush::bench {
+namespace webpush::testing {
 namespace {
 
 // The child exits with this when exec fails (redis-server not on PATH), as a shell would.
@@ -55,7 +56,10 @@ bool Ping(int port) {
     timeval tv{1, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     ok = write(fd, kPing.data(), kPing.size()) == static_cast<ssize_t>(kPing.size()) &&
-         read(fd, buf, sizeof(buf) - 1) > 0 && std::string_view(buf).starts_with("+PONG");
+         read(fd, buf, sizeof(buf) - 1) > 0 &&
+         // A server with a password answers NOAUTH: it is up all the same.
+         (std::string_view(buf).starts_with("+PONG") ||
+          std::string_view(buf).starts_with("-NOAUTH"));
   }
   close(fd);
   return ok;
@@ -63,9 +67,9 @@ bool Ping(int port) {
 
 }  // namespace
 
-RedisProcess::RedisProcess() {
-  std::string tmpl =
-      (std::filesystem::temp_directory_path() / "webpush-bench-redis-XXXXXX").string();
+RedisProcess::RedisProcess(std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "webpush-redis-XXXXXX").string();
   if (mkdtemp(tmpl.data()) != nullptr) {
     dir_ = tmpl;
   }
@@ -104,6 +108,7 @@ absl::Status RedisProcess::Start() {
                                    "no",
                                    "--logfile",
                                    dir_ + "/redis.log"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   const pid_t pid = fork();
   if (pid < 0) {
     return absl::UnavailableError("redis-server: fork failed");
@@ -114,6 +119,15 @@ absl::Status RedisProcess::Start() {
       argv.push_back(a.data());
     }
     argv.push_back(nullptr);
+    // Do not hold the caller's stdout/stderr: a test runner reading them would wait for the
+    // server to exit.
+    const int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, STDIN_FILENO);
+      dup2(devnull, STDOUT_FILENO);
+      dup2(devnull, STDERR_FILENO);
+      close(devnull);
+    }
     execvp("redis-server", argv.data());
     _exit(kExecFailed);
   }
@@ -143,13 +157,22 @@ absl::Status RedisProcess::WaitReady() {
   return absl::UnavailableError("redis-server did not answer PING within 15 s");
 }
 
-void RedisProcess::Stop() {
+void RedisProcess::Stop() { Signal(SIGTERM); }
+
+void RedisProcess::Kill() { Signal(SIGKILL); }
+
+void RedisProcess::Signal(int signal) {
   if (pid_ > 0) {
-    kill(pid_, SIGTERM);
+    kill(pid_, signal);
     int status = 0;
     waitpid(pid_, &status, 0);
     pid_ = -1;
   }
 }
 
-}  // namespace webpush::bench
+absl::Status RedisProcess::Restart() {
+  Stop();
+  return Start();
+}
+
+}  // namespace webpush::testing

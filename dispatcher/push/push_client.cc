@@ -1,0 +1,197 @@
+#include "dispatcher/push/push_client.h"
+
+#include <openssl/ssl.h>
+
+#include <future>
+#include <thread>
+#include <unordered_map>
+
+#include "dispatcher/push/internal/origin_pool.h"
+
+namespace webpush::dispatcher::push {
+
+using internal::AtomicStats;
+using internal::Job;
+using internal::OriginPool;
+
+absl::StatusOr<ResolveOverride> ParseResolveOverride(std::string_view text,
+                                                     std::string_view field) {
+  // HOST:PORT:ADDRESS, ADDRESS possibly a bracketed IPv6 literal, as curl's --resolve.
+  const size_t first = text.find(':');
+  const size_t second = first == std::string_view::npos ? first : text.find(':', first + 1);
+  if (second == std::string_view::npos) {
+    return absl::InvalidArgumentError(std::string(field) + ": expected HOST:PORT:ADDRESS");
+  }
+  ResolveOverride o;
+  o.host = std::string(text.substr(0, first));
+  std::transform(o.host.begin(), o.host.end(), o.host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  absl::StatusOr<HostRule> rule =
+      ParseHostRule(std::string(text.substr(0, second)), field);  // checks host and port
+  if (!rule.ok() || rule->suffix) {
+    return absl::InvalidArgumentError(std::string(field) + ": expected HOST:PORT:ADDRESS");
+  }
+  o.port = rule->port;
+  std::string address(text.substr(second + 1));
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
+    address = address.substr(1, address.size() - 2);
+  }
+  asio::error_code ec;
+  asio::ip::make_address(address, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(std::string(field) + ": '" + address +
+                                      "' is not an IP address");
+  }
+  o.address = std::move(address);
+  return o;
+}
+
+class PushClient::Impl {
+ public:
+  Impl(PushClientOptions options, SSL_CTX* tls)
+      : options_(std::move(options)),
+        policy_(options_.policy),
+        tls_(tls),  // owns the SSL_CTX from here on
+        work_(asio::make_work_guard(io_)),
+        tick_(io_) {
+    for (const ResolveOverride& o : options_.resolve) {
+      policy_.AllowPrivateAddresses(o.host);
+    }
+    shared_.io = &io_;
+    shared_.tls = &tls_;
+    shared_.options = &options_;
+    shared_.policy = &policy_;
+    shared_.stats = &stats_;
+    ScheduleTick();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  ~Impl() {
+    std::promise<void> stopped;
+    asio::post(io_, [this, &stopped] {
+      stopping_ = true;
+      tick_.cancel();
+      for (auto& [origin, pool] : pools_) {
+        pool->Stop();
+      }
+      stopped.set_value();
+    });
+    stopped.get_future().wait();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+    pools_.clear();
+  }
+
+  absl::Status Send(PushRequest request, PushCallback done) {
+    absl::StatusOr<Endpoint> endpoint = policy_.Check(request.endpoint, "endpoint");
+    if (!endpoint.ok()) {
+      AtomicStats::Add(stats_.requests_refused);
+      return endpoint.status();
+    }
+    if (request.ttl_seconds < 0) {
+      return absl::InvalidArgumentError("ttl: must not be negative");
+    }
+    auto job = std::make_unique<Job>();
+    job->path = std::move(endpoint->path);
+    job->ttl = std::to_string(request.ttl_seconds);
+    job->content_length = std::to_string(request.body.size());
+    job->request = std::move(request);
+    job->done = std::move(done);
+    AtomicStats::Add(stats_.requests_accepted);
+    asio::post(io_, [this, host = std::move(endpoint->host), port = endpoint->port,
+                     origin = std::move(endpoint->origin), job = std::move(job)]() mutable {
+      auto& pool = pools_[origin];
+      if (pool == nullptr) {
+        pool = std::make_unique<OriginPool>(shared_, std::move(host), port);
+      }
+      if (stopping_) {
+        pool->Stop();
+      }
+      pool->Enqueue(std::move(job));
+    });
+    return absl::OkStatus();
+  }
+
+  PushClientStats stats() const {
+    PushClientStats s;
+    auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+    s.requests_accepted = get(stats_.requests_accepted);
+    s.requests_refused = get(stats_.requests_refused);
+    s.streams_opened = get(stats_.streams_opened);
+    s.responses = get(stats_.responses);
+    s.delivered = get(stats_.delivered);
+    s.gone = get(stats_.gone);
+    s.too_large = get(stats_.too_large);
+    s.rejected = get(stats_.rejected);
+    s.failed = get(stats_.failed);
+    s.retries = get(stats_.retries);
+    s.refused_streams = get(stats_.refused_streams);
+    s.goaways = get(stats_.goaways);
+    s.timeouts = get(stats_.timeouts);
+    s.connections_lost = get(stats_.connections_lost);
+    s.connections_opened = get(stats_.connections_opened);
+    s.connect_failures = get(stats_.connect_failures);
+    s.origin_throttles = get(stats_.origin_throttles);
+    s.pings_sent = get(stats_.pings_sent);
+    return s;
+  }
+
+ private:
+  // One timer for all pools: deadlines, PINGs, idle connections and due retries are checked
+  // every kTick, which is far cheaper than a timer per request.
+  static constexpr std::chrono::milliseconds kTick{50};
+
+  void ScheduleTick() {
+    tick_.expires_after(kTick);
+    tick_.async_wait([this](const asio::error_code& ec) {
+      if (ec || stopping_) {
+        return;
+      }
+      const absl::Time now = absl::Now();
+      for (auto& [origin, pool] : pools_) {
+        pool->Tick(now);
+      }
+      ScheduleTick();
+    });
+  }
+
+  PushClientOptions options_;
+  EndpointPolicy policy_;
+  asio::ssl::context tls_;
+  AtomicStats stats_;
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  asio::steady_timer tick_;
+  internal::ClientShared shared_;
+  std::unordered_map<std::string, std::unique_ptr<OriginPool>> pools_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+absl::StatusOr<std::unique_ptr<PushClient>> PushClient::Create(PushClientOptions options) {
+  if (options.max_connections_per_origin < 1 || options.max_streams_per_connection < 1) {
+    return absl::InvalidArgumentError(
+        "max_connections_per_origin and max_streams_per_connection: must be at least 1");
+  }
+  if (options.max_attempts < 1) {
+    return absl::InvalidArgumentError("max_attempts: must be at least 1");
+  }
+  absl::StatusOr<SSL_CTX*> tls = internal::MakeClientTlsContext(options.ca_file);
+  if (!tls.ok()) {
+    return tls.status();
+  }
+  return std::unique_ptr<PushClient>(
+      new PushClient(std::make_unique<Impl>(std::move(options), *tls)));
+}
+
+PushClient::PushClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PushClient::~PushClient() = default;
+
+absl::Status PushClient::Send(PushRequest request, PushCallback done) {
+  return impl_->Send(std::move(request), std::move(done));
+}
+
+PushClientStats PushClient::stats() const { return impl_->stats(); }
+
+}  // namespace webpush::dispatcher::push

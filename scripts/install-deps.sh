@@ -13,11 +13,12 @@ packages=(
   libssl-dev libabsl-dev
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libnghttp2-dev libhiredis-dev prometheus-cpp-dev libasio-dev
-  libyaml-cpp-dev libcli11-dev
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-cryptography
   redis-server valgrind
+  nghttp2-server nghttp2-client
   nodejs npm
 )
 

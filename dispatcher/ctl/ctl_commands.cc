@@ -13,29 +13,10 @@
 #include "crypto/ece.h"
 #include "crypto/keys.h"
 #include "crypto/vapid.h"
+#include "dispatcher/ctl/ctl_io.h"
 
 namespace webpush::dispatcher::ctl {
 namespace {
-
-absl::StatusOr<std::string> ReadAll(std::istream& in, std::string_view what) {
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    return absl::DataLossError(std::string(what) + ": read error");
-  }
-  return data;
-}
-
-absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path, std::istream& stdin_stream,
-                                            std::string_view flag) {
-  if (path == "-") {
-    return ReadAll(stdin_stream, flag);
-  }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(std::string(flag) + ": cannot open " + path);
-  }
-  return ReadAll(file, flag);
-}
 
 absl::Status WriteOutput(std::string_view data, const std::optional<std::string>& path,
                          std::ostream& out) {
@@ -48,28 +29,6 @@ absl::Status WriteOutput(std::string_view data, const std::optional<std::string>
   file.write(data.data(), static_cast<std::streamsize>(data.size()));
   file.close();
   return file ? absl::OkStatus() : absl::DataLossError("--out: cannot write " + *path);
-}
-
-// LoadKey reads a private key given inline (`--private-key`) or from a file (`--key-file`).
-absl::StatusOr<crypto::P256KeyPair> LoadKey(const std::optional<std::string>& inline_key,
-                                            const std::optional<std::string>& key_file) {
-  if (inline_key.has_value() == key_file.has_value()) {
-    return absl::InvalidArgumentError("give exactly one of --private-key and --key-file");
-  }
-  if (inline_key) {
-    return crypto::P256KeyPair::Load(*inline_key, "--private-key");
-  }
-  std::ifstream file(*key_file, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError("--key-file: cannot open " + *key_file);
-  }
-  absl::StatusOr<std::string> text = ReadAll(file, "--key-file");
-  if (!text.ok()) {
-    return text.status();
-  }
-  absl::StatusOr<crypto::P256KeyPair> key = crypto::P256KeyPair::Load(*text, "--key-file");
-  OPENSSL_cleanse(text->data(), text->size());
-  return key;
 }
 
 std::span<const uint8_t> Bytes(std::string_view s) {
@@ -136,12 +95,7 @@ absl::Status Encrypt(const EncryptOptions& options, std::istream& in, std::ostre
   if (!keys.ok()) {
     return keys.status();
   }
-  if (options.payload.has_value() == options.payload_file.has_value()) {
-    return absl::InvalidArgumentError("give exactly one of --payload and --payload-file");
-  }
-  absl::StatusOr<std::string> payload =
-      options.payload ? *options.payload
-                      : ReadFileOrStdin(*options.payload_file, in, "--payload-file");
+  absl::StatusOr<std::string> payload = LoadPayload(options.payload, options.payload_file, in);
   if (!payload.ok()) {
     return payload.status();
   }

@@ -1,11 +1,13 @@
 // webpushctl: the command-line tool of webpush-dispatcher. This file only declares flags and
 // calls the commands in ctl_commands.cc.
 #include <iostream>
+#include <unistd.h>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "dispatcher/ctl/ctl_commands.h"
+#include "dispatcher/ctl/push_command.h"
 
 namespace {
 
@@ -77,6 +79,45 @@ int Run(int argc, char** argv) {
   dec_cmd->add_option("--auth", dec.auth, "Subscription auth secret, base64url")->required();
   dec_cmd->add_option("--in", dec.in_file, "Body file (default stdin)");
 
+  // push
+  ctl::PushOptions push;
+  CLI::App* push_cmd = app.add_subcommand(
+      "push", "Encrypt one payload and send it to many subscriptions over HTTP/2, without the queue");
+  auto* push_one = push_cmd->add_option("--subscription", push.subscription,
+                                        "One PushSubscription as JSON");
+  push_cmd
+      ->add_option("--subscriptions", push.subscriptions_file,
+                   "File of PushSubscription JSON lines ('-' for stdin)")
+      ->excludes(push_one);
+  auto* push_payload = push_cmd->add_option("--payload", push.payload, "Payload text");
+  push_cmd->add_option("--payload-file", push.payload_file, "Payload file ('-' for stdin)")
+      ->excludes(push_payload);
+  auto* push_key = push_cmd->add_option("--vapid-private-key", push.vapid_private_key,
+                                        "VAPID private key, base64url");
+  push_cmd
+      ->add_option("--vapid-key-file", push.vapid_key_file,
+                   "File with the VAPID private key (base64url or PEM)")
+      ->excludes(push_key);
+  push_cmd->add_option("--sub", push.subject, "VAPID contact: mailto:you@example.com or https://...")
+      ->required();
+  push_cmd->add_option("--ttl", push.ttl, "TTL in seconds")->capture_default_str();
+  push_cmd->add_option("--urgency", push.urgency, "very-low, low, normal or high");
+  push_cmd->add_option("--topic", push.topic, "Topic (at most 32 base64url characters)");
+  push_cmd->add_option("--ca-file", push.ca_file, "CA bundle (PEM) instead of the system's");
+  push_cmd->add_option("--allow-host", push.allow_hosts,
+                       "HOST[:PORT] or *.SUFFIX[:PORT] added to the push-service allowlist");
+  push_cmd->add_option("--resolve", push.resolves,
+                       "HOST:PORT:ADDRESS, like curl --resolve (may be private)");
+  push_cmd->add_option("--concurrency", push.concurrency, "Messages in flight at once")
+      ->capture_default_str();
+  push_cmd->add_option("--connections", push.connections, "Connections per push service at most")
+      ->capture_default_str();
+  push_cmd->add_option("--max-attempts", push.max_attempts, "Attempts for 429, 5xx and timeouts")
+      ->capture_default_str();
+  push_cmd->add_option("--timeout", push.timeout_seconds, "Seconds per attempt")
+      ->capture_default_str();
+  push_cmd->add_option("--gone-out", push.gone_out, "Write gone subscriptions here (JSON lines)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -104,6 +145,10 @@ int Run(int argc, char** argv) {
   }
   if (dec_cmd->parsed()) {
     return Report(ctl::Decrypt(dec, std::cin, std::cout));
+  }
+  if (push_cmd->parsed()) {
+    push.progress = isatty(STDERR_FILENO) == 1;
+    return Report(ctl::Push(push, std::cin, std::cout, std::cerr));
   }
   return Report(absl::InvalidArgumentError("no command given; see --help"));
 }

@@ -1,6 +1,7 @@
 #include "dispatcher/push/endpoint_policy.h"
 
 #include <arpa/inet.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
@@ -239,6 +240,19 @@ absl::Status EndpointPolicy::CheckAddress(std::string_view host, std::string_vie
                                        std::string(address) + "; refused");
   }
   return absl::OkStatus();
+}
+
+std::string RedactedEndpoint(std::string_view url) {
+  std::array<uint8_t, SHA256_DIGEST_LENGTH> digest{};
+  SHA256(reinterpret_cast<const uint8_t*>(url.data()), url.size(), digest.data());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hash;
+  for (size_t i = 0; i < 4; ++i) {
+    hash.push_back(kHex[digest[i] >> 4]);
+    hash.push_back(kHex[digest[i] & 0xf]);
+  }
+  absl::StatusOr<Endpoint> endpoint = ParseEndpoint(url, "endpoint");
+  return (endpoint.ok() ? endpoint->origin : std::string("(unparsable endpoint)")) + " #" + hash;
 }
 
 bool IsPublicAddress(std::string_view address) {

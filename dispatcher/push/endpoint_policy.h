@@ -65,6 +65,10 @@ class EndpointPolicy {
 // ParseEndpoint parses an https URL without applying any rule (used by Check and by tests).
 [[nodiscard]] absl::StatusOr<Endpoint> ParseEndpoint(std::string_view url, std::string_view field);
 
+// RedactedEndpoint is how logs and errors name a subscription: its origin and a short hash of the
+// whole URL ("https://fcm.googleapis.com #3f9a1c2e"), never the capability URL itself.
+[[nodiscard]] std::string RedactedEndpoint(std::string_view url);
+
 // IsPublicAddress tells whether a textual IPv4/IPv6 address is globally routable in the sense of
 // the guard above. Unparseable text is not public.
 [[nodiscard]] bool IsPublicAddress(std::string_view address);

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "crypto/keys.h"
+
+// Input helpers shared by the webpushctl commands: files or stdin, keys, payloads. Errors name
+// the flag.
+namespace webpush::dispatcher::ctl {
+
+// ReadAll reads a whole stream; `what` names it in errors.
+[[nodiscard]] absl::StatusOr<std::string> ReadAll(std::istream& in, std::string_view what);
+
+// ReadFileOrStdin reads `path`, or `stdin_stream` when `path` is "-".
+[[nodiscard]] absl::StatusOr<std::string> ReadFileOrStdin(const std::string& path,
+                                                          std::istream& stdin_stream,
+                                                          std::string_view flag);
+
+// LoadKey reads a P-256 private key given inline (base64url) or from a file (base64url or PEM);
+// exactly one must be given. The flags' names go into the errors.
+[[nodiscard]] absl::StatusOr<crypto::P256KeyPair> LoadKey(
+    const std::optional<std::string>& inline_key, const std::optional<std::string>& key_file,
+    std::string_view inline_flag = "--private-key", std::string_view file_flag = "--key-file");
+
+// LoadPayload returns the literal `payload`, or the contents of `payload_file` ("-" = stdin);
+// exactly one must be given.
+[[nodiscard]] absl::StatusOr<std::string> LoadPayload(const std::optional<std::string>& payload,
+                                                      const std::optional<std::string>& payload_file,
+                                                      std::istream& in);
+
+}  // namespace webpush::dispatcher::ctl

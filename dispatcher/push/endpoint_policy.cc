@@ -155,7 +155,7 @@ absl::StatusOr<Endpoint> ParseEndpoint(std::string_view url, std::string_view fi
   endpoint.path = path.empty() ? std::string("/") : std::string(path);
   endpoint.origin = "https://" + endpoint.host;
   if (endpoint.port != 443) {
-    endpoint.origin += ":" + std::to_string(endpoint.port);
+    endpoint.origin.append(":").append(std::to_string(endpoint.port));
   }
   return endpoint;
 }
@@ -181,7 +181,9 @@ absl::StatusOr<HostRule> ParseHostRule(std::string_view text, std::string_view f
     rule.host.pop_back();
   }
   if (!ValidHostName(rule.host)) {
-    return Invalid(field, "'" + std::string(text) + "' is not a host name or *.suffix");
+    std::string what(1, '\'');
+    what.append(text).append("' is not a host name or *.suffix");
+    return Invalid(field, what);
   }
   return rule;
 }

@@ -19,7 +19,8 @@ std::string_view Trim(std::string_view s) {
 // JsonStringField finds `"name": "value"` in a flat JSON object; enough for the error bodies of
 // the push services, which are small flat objects. Escapes are kept as written.
 std::optional<std::string_view> JsonField(std::string_view body, std::string_view name) {
-  const std::string key = "\"" + std::string(name) + "\"";
+  std::string key(1, '"');
+  key.append(name).push_back('"');
   size_t pos = body.find(key);
   if (pos == std::string_view::npos) {
     return std::nullopt;
@@ -115,12 +116,13 @@ std::string_view TransportFailureName(TransportFailure failure) {
 Classification ClassifyResponse(int status, std::string_view host, std::string_view retry_after,
                                 std::string_view body, absl::Time now) {
   Classification c;
+  if (status >= 200 && status < 300) {
+    c.result = PushResult::kDelivered;  // the hot path: nothing to parse
+    return c;
+  }
   c.reason = ReasonFromBody(body);
   const bool throttled = status == 429 || (status == 406 && IsWnsHost(host));
-  if (status >= 200 && status < 300) {
-    c.result = PushResult::kDelivered;
-    c.reason.clear();
-  } else if (status == 404 || status == 410) {
+  if (status == 404 || status == 410) {
     c.result = PushResult::kGone;
   } else if (status == 413) {
     c.result = PushResult::kTooLarge;
@@ -133,7 +135,7 @@ Classification ClassifyResponse(int status, std::string_view host, std::string_v
     // POST): permanent for this message, do not retry unchanged.
     c.result = PushResult::kRejected;
   }
-  if (c.result != PushResult::kDelivered && c.reason.empty()) {
+  if (c.reason.empty()) {
     c.reason = "HTTP " + std::to_string(status);
   }
   return c;

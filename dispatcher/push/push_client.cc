@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include <future>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -70,6 +71,7 @@ class PushClient::Impl {
     std::promise<void> stopped;
     asio::post(io_, [this, &stopped] {
       stopping_ = true;
+      DrainInbox();  // pools are stopping: these complete as "client stopped"
       tick_.cancel();
       for (auto& [origin, pool] : pools_) {
         pool->Stop();
@@ -99,17 +101,21 @@ class PushClient::Impl {
     job->request = std::move(request);
     job->done = std::move(done);
     AtomicStats::Add(stats_.requests_accepted);
-    asio::post(io_, [this, host = std::move(endpoint->host), port = endpoint->port,
-                     origin = std::move(endpoint->origin), job = std::move(job)]() mutable {
-      auto& pool = pools_[origin];
-      if (pool == nullptr) {
-        pool = std::make_unique<OriginPool>(shared_, std::move(host), port);
-      }
-      if (stopping_) {
-        pool->Stop();
-      }
-      pool->Enqueue(std::move(job));
-    });
+    Incoming incoming;
+    incoming.host = std::move(endpoint->host);
+    incoming.port = endpoint->port;
+    incoming.origin = std::move(endpoint->origin);
+    incoming.job = std::move(job);
+    bool wake = false;
+    {
+      std::lock_guard lock(inbox_mu_);
+      wake = inbox_.empty();
+      inbox_.push_back(std::move(incoming));
+    }
+    // One wake-up of the loop per burst of Send calls, not one per request.
+    if (wake) {
+      asio::post(io_, [this] { DrainInbox(); });
+    }
     return absl::OkStatus();
   }
 
@@ -138,6 +144,31 @@ class PushClient::Impl {
   }
 
  private:
+  struct Incoming {
+    std::string host;
+    uint16_t port = 443;
+    std::string origin;
+    std::unique_ptr<Job> job;
+  };
+
+  void DrainInbox() {
+    std::vector<Incoming> batch;
+    {
+      std::lock_guard lock(inbox_mu_);
+      batch.swap(inbox_);
+    }
+    for (Incoming& in : batch) {
+      auto& pool = pools_[in.origin];
+      if (pool == nullptr) {
+        pool = std::make_unique<OriginPool>(shared_, std::move(in.host), in.port);
+      }
+      if (stopping_) {
+        pool->Stop();
+      }
+      pool->Enqueue(std::move(in.job));
+    }
+  }
+
   // One timer for all pools: deadlines, PINGs, idle connections and due retries are checked
   // every kTick, which is far cheaper than a timer per request.
   static constexpr std::chrono::milliseconds kTick{50};
@@ -166,6 +197,8 @@ class PushClient::Impl {
   internal::ClientShared shared_;
   std::unordered_map<std::string, std::unique_ptr<OriginPool>> pools_;
   bool stopping_ = false;
+  std::mutex inbox_mu_;
+  std::vector<Incoming> inbox_;  // Send → loop hand-over, drained in bursts
   std::thread thread_;
 };
 

@@ -208,7 +208,21 @@ void H2Connection::Submit(std::unique_ptr<Job> job, absl::Time deadline) {
   AtomicStats::Add(stats_->streams_opened);
   last_activity_ = absl::Now();
   streams_.emplace(id, std::move(stream));
-  Flush();
+  ScheduleFlush();
+}
+
+void H2Connection::ScheduleFlush() {
+  // Requests submitted in one turn of the event loop leave in one write (one TLS record run,
+  // one syscall) instead of one write each.
+  if (flush_scheduled_) {
+    return;
+  }
+  flush_scheduled_ = true;
+  auto self = shared_from_this();
+  asio::post(io_, [self] {
+    self->flush_scheduled_ = false;
+    self->Flush();
+  });
 }
 
 ssize_t H2Connection::ReadBody(nghttp2_session* /*session*/, int32_t /*stream_id*/, uint8_t* buf,
@@ -402,11 +416,12 @@ void H2Connection::Deliver() {
     became_ready_ = false;
     listener_->OnReady(*this);
   }
-  std::vector<std::pair<std::unique_ptr<Job>, StreamResult>> completed;
-  completed.swap(completed_);
-  for (auto& [job, result] : completed) {
+  // Swap through a member so that neither vector reallocates on the next turn.
+  delivering_.swap(completed_);
+  for (auto& [job, result] : delivering_) {
     listener_->OnStreamDone(*this, std::move(job), std::move(result));
   }
+  delivering_.clear();
   if (capacity_freed_ && state_ != State::kClosed) {
     capacity_freed_ = false;
     listener_->OnCapacity(*this);

@@ -108,6 +108,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   bool StartSession();
   void Read();
   void Flush();
+  void ScheduleFlush();
   void Deliver();  // hands completed streams and events to the listener, outside nghttp2
   void Fail(const std::string& reason);
   void Close(TransportFailure pending_failure);
@@ -127,11 +128,13 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   std::vector<uint8_t> read_buf_;
   std::vector<uint8_t> write_buf_;
   bool writing_ = false;
+  bool flush_scheduled_ = false;
   bool became_ready_ = false;    // events gathered during mem_recv, delivered afterwards
   bool capacity_freed_ = false;
   bool closed_notified_ = false;
   std::string failed_reason_;
   std::vector<std::pair<std::unique_ptr<Job>, StreamResult>> completed_;
+  std::vector<std::pair<std::unique_ptr<Job>, StreamResult>> delivering_;
   absl::Time last_activity_;
   absl::Time last_received_;
   std::optional<absl::Time> ping_sent_;

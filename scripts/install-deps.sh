@@ -18,6 +18,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-cryptography
   redis-server valgrind
+  nghttp2-client nghttp2-server
   nodejs npm
 )
 

@@ -1,0 +1,553 @@
+// Self-tests of TestPushService over real TLS and HTTP/2: the nghttp command-line client sends
+// the requests, an OpenSSL probe checks the certificate, and the executable is run once.
+#include "tests/support/push_service/test_push_service.h"
+
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "crypto/base64url.h"
+#include "crypto/ece.h"
+#include "crypto/keys.h"
+#include "crypto/vapid.h"
+#include "gtest/gtest.h"
+#include "tests/push_service/child_process.h"
+
+namespace webpush::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kCommandTimeout = 20s;
+
+// NghttpResult is one nghttp run: exit status, verbose output and the :status of each response
+// in arrival order.
+struct NghttpResult {
+  int exit_status = -1;
+  std::string output;
+  std::vector<int> statuses;
+
+  [[nodiscard]] bool Contains(const std::string& s) const {
+    return output.find(s) != std::string::npos;
+  }
+  [[nodiscard]] int Count(int status) const {
+    return static_cast<int>(std::count(statuses.begin(), statuses.end(), status));
+  }
+};
+
+// PushSpec describes one request (sent `multiply` times on one connection).
+struct PushSpec {
+  std::string plaintext = "hello from the test";
+  bool with_ttl = true;
+  std::string ttl = "60";
+  std::string urgency;
+  std::string topic;
+  std::string authorization;  // empty: a valid VAPID header for the subscription's origin
+  bool tamper_body = false;
+  int multiply = 1;
+};
+
+class TestPushServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<crypto::P256KeyPair> key = crypto::P256KeyPair::Generate();
+    ASSERT_TRUE(key.ok()) << key.status();
+    vapid_key_.emplace(std::move(*key));
+  }
+
+  void StartService(TestPushService::Options options = TestPushService::Options()) {
+    absl::StatusOr<std::unique_ptr<TestPushService>> service =
+        TestPushService::Start(std::move(options));
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = std::move(*service);
+  }
+
+  // Authorization signs a VAPID token for `audience` with `key` (default: vapid_key_).
+  std::string Authorization(const std::string& audience, const crypto::P256KeyPair* key = nullptr) {
+    const crypto::P256KeyPair& signer = key != nullptr ? *key : *vapid_key_;
+    crypto::VapidClaims claims;
+    claims.audience = audience;
+    claims.expiry = absl::Now() + absl::Hours(12);
+    claims.subject = "mailto:ops@example.com";
+    absl::StatusOr<std::string> jwt = crypto::SignVapidToken(signer, claims, absl::Now());
+    EXPECT_TRUE(jwt.ok()) << jwt.status();
+    return crypto::VapidAuthorizationValue(jwt.ok() ? *jwt : "", signer.public_key());
+  }
+
+  std::string AudienceOf(const TestSubscription& sub) {
+    absl::StatusOr<std::string> aud = crypto::AudienceFromEndpoint(sub.endpoint, "endpoint");
+    EXPECT_TRUE(aud.ok()) << aud.status();
+    return aud.ok() ? *aud : "";
+  }
+
+  // Send posts `spec` to `sub`'s token with nghttp -v and returns what happened.
+  NghttpResult Send(const TestSubscription& sub, const PushSpec& spec) {
+    NghttpResult result;
+    absl::StatusOr<crypto::SubscriptionKeys> keys =
+        crypto::ParseSubscriptionKeys(sub.p256dh, sub.auth);
+    EXPECT_TRUE(keys.ok()) << keys.status();
+    if (!keys.ok()) {
+      return result;
+    }
+    const std::vector<uint8_t> plaintext(spec.plaintext.begin(), spec.plaintext.end());
+    absl::StatusOr<std::vector<uint8_t>> body = crypto::Encrypt(*keys, plaintext);
+    EXPECT_TRUE(body.ok()) << body.status();
+    if (!body.ok()) {
+      return result;
+    }
+    if (spec.tamper_body) {
+      body->back() ^= 1;
+    }
+    const std::string body_file = dir_.File("body.bin");
+    std::ofstream(body_file, std::ios::binary)
+        .write(reinterpret_cast<const char*>(body->data()),
+               static_cast<std::streamsize>(body->size()));
+
+    // nghttp connects to 127.0.0.1 (the host name does not resolve) and does not verify the
+    // certificate; the TLS probe test covers that.
+    const std::string url =
+        "https://127.0.0.1:" + std::to_string(service_->port()) + "/push/" + sub.token;
+    std::vector<std::string> argv = {
+        "nghttp",
+        "-v",
+        "-t",
+        "10s",
+        "-d",
+        body_file,
+        "-H",
+        "content-encoding: aes128gcm",
+        "-H",
+        "content-type: application/octet-stream",
+        "-H",
+        "authorization: " +
+            (spec.authorization.empty() ? Authorization(AudienceOf(sub)) : spec.authorization)};
+    if (spec.with_ttl) {
+      argv.insert(argv.end(), {"-H", "ttl: " + spec.ttl});
+    }
+    if (!spec.urgency.empty()) {
+      argv.insert(argv.end(), {"-H", "urgency: " + spec.urgency});
+    }
+    if (!spec.topic.empty()) {
+      argv.insert(argv.end(), {"-H", "topic: " + spec.topic});
+    }
+    if (spec.multiply > 1) {
+      argv.insert(argv.end(), {"-m", std::to_string(spec.multiply)});
+    }
+    argv.push_back(url);
+    CommandResult run = RunCommand(argv, kCommandTimeout);
+    result.exit_status = run.exit_status;
+    result.output = std::move(run.output);
+    static const std::regex kStatus(R"(recv \(stream_id=\d+\) :status: (\d+))");
+    for (auto it = std::sregex_iterator(result.output.begin(), result.output.end(), kStatus);
+         it != std::sregex_iterator(); ++it) {
+      result.statuses.push_back(std::stoi((*it)[1].str()));
+    }
+    return result;
+  }
+
+  TempDir dir_;
+  std::optional<crypto::P256KeyPair> vapid_key_;
+  std::unique_ptr<TestPushService> service_;
+};
+
+bool HasValidationFailure(const Stats& stats, const std::string& reason_prefix) {
+  return std::any_of(
+      stats.validation_failures.begin(), stats.validation_failures.end(),
+      [&](const std::string& r) { return r.compare(0, reason_prefix.size(), reason_prefix) == 0; });
+}
+
+TEST_F(TestPushServiceTest, OriginMatchesAudienceOfItsEndpoints) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  EXPECT_EQ(sub.endpoint,
+            "https://push.test.example:" + std::to_string(service_->port()) + "/push/" + sub.token);
+  EXPECT_EQ(AudienceOf(sub), service_->origin());
+  EXPECT_EQ(service_->origin(), "https://push.test.example:" + std::to_string(service_->port()));
+  absl::StatusOr<crypto::SubscriptionKeys> keys =
+      crypto::ParseSubscriptionKeys(sub.p256dh, sub.auth);
+  EXPECT_TRUE(keys.ok()) << keys.status();
+  EXPECT_EQ(sub.ToJson(), "{\"endpoint\":\"" + sub.endpoint + "\",\"keys\":{\"p256dh\":\"" +
+                              sub.p256dh + "\",\"auth\":\"" + sub.auth + "\"}}");
+}
+
+TEST_F(TestPushServiceTest, AcceptsValidEncryptedRequestAndRecordsPlaintext) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec spec;
+  spec.urgency = "high";
+  spec.topic = "news_1";
+  const NghttpResult r = Send(sub, spec);
+  ASSERT_EQ(r.statuses, std::vector<int>{201}) << r.output;
+  EXPECT_EQ(r.exit_status, 0) << r.output;
+  EXPECT_TRUE(r.Contains(":status: 201")) << r.output;
+  EXPECT_TRUE(r.Contains("location: /m/")) << r.output;
+  EXPECT_TRUE(r.Contains("ttl: 60")) << r.output;
+
+  const std::vector<Delivery> deliveries = service_->Deliveries();
+  ASSERT_EQ(deliveries.size(), 1u);
+  const Delivery& d = deliveries[0];
+  EXPECT_EQ(d.token, sub.token);
+  EXPECT_EQ(std::string(d.plaintext.begin(), d.plaintext.end()), spec.plaintext);
+  EXPECT_EQ(d.ttl, "60");
+  EXPECT_EQ(d.urgency, "high");
+  EXPECT_EQ(d.topic, "news_1");
+  EXPECT_EQ(d.vapid_subject, "mailto:ops@example.com");
+  EXPECT_EQ(d.connection_id, 1u);
+
+  const Stats stats = service_->stats();
+  EXPECT_EQ(stats.connections_accepted, 1u);
+  EXPECT_EQ(stats.requests, 1u);
+  EXPECT_EQ(stats.delivered, 1u);
+  EXPECT_EQ(stats.status_counts.at(201), 1u);
+  EXPECT_EQ(stats.max_concurrent_streams_seen, 1u);
+  EXPECT_TRUE(stats.validation_failures.empty());
+}
+
+TEST_F(TestPushServiceTest, MissingTtlIs400) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec spec;
+  spec.with_ttl = false;
+  const NghttpResult r = Send(sub, spec);
+  EXPECT_EQ(r.statuses, std::vector<int>{400}) << r.output;
+  EXPECT_TRUE(r.Contains("\"errno\":111")) << r.output;
+  EXPECT_TRUE(service_->Deliveries().empty());
+  EXPECT_TRUE(HasValidationFailure(service_->stats(), "ttl: missing"));
+}
+
+TEST_F(TestPushServiceTest, NonNumericTtlIs400) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec spec;
+  spec.ttl = "-5";
+  EXPECT_EQ(Send(sub, spec).statuses, std::vector<int>{400});
+  EXPECT_TRUE(HasValidationFailure(service_->stats(), "ttl: not 1*DIGIT"));
+}
+
+TEST_F(TestPushServiceTest, BadUrgencyAndLongTopicAre400) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec urgency;
+  urgency.urgency = "urgent";
+  EXPECT_EQ(Send(sub, urgency).statuses, std::vector<int>{400});
+  PushSpec topic;
+  topic.topic = std::string(33, 'a');
+  EXPECT_EQ(Send(sub, topic).statuses, std::vector<int>{400});
+  const Stats stats = service_->stats();
+  EXPECT_TRUE(HasValidationFailure(stats, "urgency:"));
+  EXPECT_TRUE(HasValidationFailure(stats, "topic:"));
+}
+
+TEST_F(TestPushServiceTest, VapidSignedByAnotherKeyIs401) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  absl::StatusOr<crypto::P256KeyPair> other = crypto::P256KeyPair::Generate();
+  ASSERT_TRUE(other.ok());
+  // The token is signed by `other` but claims to be from vapid_key_ (k=).
+  const std::string header = Authorization(AudienceOf(sub), &*other);
+  const std::string jwt = header.substr(std::string("vapid t=").size(),
+                                        header.find(',') - std::string("vapid t=").size());
+  PushSpec spec;
+  spec.authorization = crypto::VapidAuthorizationValue(jwt, vapid_key_->public_key());
+  const NghttpResult r = Send(sub, spec);
+  EXPECT_EQ(r.statuses, std::vector<int>{401}) << r.output;
+  EXPECT_TRUE(r.Contains("\"errno\":109")) << r.output;
+  EXPECT_TRUE(service_->Deliveries().empty());
+  EXPECT_TRUE(HasValidationFailure(service_->stats(), "authorization:"));
+}
+
+TEST_F(TestPushServiceTest, VapidForAnotherAudienceIs401) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec spec;
+  // Port 443 dropped: what a client that ignores the port would sign.
+  spec.authorization = Authorization("https://push.test.example");
+  EXPECT_EQ(Send(sub, spec).statuses, std::vector<int>{401});
+  EXPECT_TRUE(HasValidationFailure(service_->stats(), "authorization: aud"));
+}
+
+TEST_F(TestPushServiceTest, MissingAuthorizationIs401) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec spec;
+  spec.authorization = "WebPush not-a-vapid-header";
+  EXPECT_EQ(Send(sub, spec).statuses, std::vector<int>{401});
+}
+
+TEST_F(TestPushServiceTest, UnexpectedVapidKeyIs403) {
+  absl::StatusOr<crypto::P256KeyPair> expected = crypto::P256KeyPair::Generate();
+  ASSERT_TRUE(expected.ok());
+  TestPushService::Options options;
+  options.expected_vapid_public_key = expected->PublicKeyBase64Url();
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  EXPECT_EQ(Send(sub, PushSpec()).statuses, std::vector<int>{403});
+  PushSpec right_key;
+  right_key.authorization = Authorization(AudienceOf(sub), &*expected);
+  EXPECT_EQ(Send(sub, right_key).statuses, std::vector<int>{201});
+  EXPECT_EQ(service_->Deliveries().size(), 1u);
+}
+
+TEST_F(TestPushServiceTest, TamperedBodyIs400) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec spec;
+  spec.tamper_body = true;
+  const NghttpResult r = Send(sub, spec);
+  EXPECT_EQ(r.statuses, std::vector<int>{400}) << r.output;
+  EXPECT_TRUE(r.Contains("\"errno\":110")) << r.output;
+  EXPECT_TRUE(HasValidationFailure(service_->stats(), "body:"));
+}
+
+TEST_F(TestPushServiceTest, UnknownTokenIs404) {
+  StartService();
+  TestSubscription sub = service_->AddSubscription();
+  sub.token = "unknownToken123";
+  const NghttpResult r = Send(sub, PushSpec());
+  EXPECT_EQ(r.statuses, std::vector<int>{404}) << r.output;
+  EXPECT_TRUE(r.Contains("\"errno\":102")) << r.output;
+  EXPECT_EQ(service_->stats().status_counts.at(404), 1u);
+}
+
+TEST_F(TestPushServiceTest, GoneTokenIs410EveryTime) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  FaultPlan plan;
+  plan.gone_tokens.insert(sub.token);
+  service_->SetFaults(plan);
+  PushSpec spec;
+  spec.multiply = 3;
+  const NghttpResult r = Send(sub, spec);
+  EXPECT_EQ(r.statuses, (std::vector<int>{410, 410, 410})) << r.output;
+  EXPECT_TRUE(r.Contains("\"errno\":106")) << r.output;
+  EXPECT_TRUE(service_->Deliveries().empty());
+}
+
+TEST_F(TestPushServiceTest, FailFirstPerTokenAnswers503WithRetryAfterThenAccepts) {
+  TestPushService::Options options;
+  options.faults.fail_first_per_token = 2;
+  options.faults.fail_status = 503;
+  options.faults.retry_after = "120";
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  const TestSubscription other = service_->AddSubscription();
+  PushSpec spec;
+  spec.multiply = 3;
+  const NghttpResult r = Send(sub, spec);
+  EXPECT_EQ(r.Count(503), 2) << r.output;
+  EXPECT_EQ(r.Count(201), 1) << r.output;
+  EXPECT_TRUE(r.Contains("retry-after: 120")) << r.output;
+  EXPECT_EQ(service_->Deliveries().size(), 1u);
+  // Counted per token: the other subscription fails its first request too.
+  EXPECT_EQ(Send(other, PushSpec()).statuses, std::vector<int>{503});
+  const Stats stats = service_->stats();
+  EXPECT_EQ(stats.status_counts.at(503), 3u);
+  EXPECT_EQ(stats.status_counts.at(201), 1u);
+}
+
+TEST_F(TestPushServiceTest, AdvertisesMaxConcurrentStreams) {
+  TestPushService::Options options;
+  options.faults.max_concurrent_streams = 7;
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  const NghttpResult r = Send(sub, PushSpec());
+  EXPECT_TRUE(r.Contains("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):7")) << r.output;
+  EXPECT_EQ(r.statuses, std::vector<int>{201});
+}
+
+TEST_F(TestPushServiceTest, RefusesEveryNthStream) {
+  TestPushService::Options options;
+  options.faults.refuse_every_n_streams = 2;
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec spec;
+  spec.multiply = 4;
+  const NghttpResult r = Send(sub, spec);
+  EXPECT_EQ(r.Count(201), 2) << r.output;
+  EXPECT_TRUE(r.Contains("REFUSED_STREAM")) << r.output;
+  const Stats stats = service_->stats();
+  EXPECT_EQ(stats.refused_streams, 2u);
+  EXPECT_EQ(stats.requests, 2u);
+  EXPECT_EQ(service_->Deliveries().size(), 2u);
+}
+
+TEST_F(TestPushServiceTest, GoawayAfterNStreamsFinishesThoseAndRefusesTheRest) {
+  TestPushService::Options options;
+  options.faults.goaway_every_n_streams = 2;
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec spec;
+  spec.multiply = 5;
+  const NghttpResult r = Send(sub, spec);
+  // nghttp numbers its requests from 13 (lower ids carry its priority tree): the GOAWAY names
+  // the second request's stream.
+  EXPECT_TRUE(r.Contains("recv GOAWAY")) << r.output;
+  EXPECT_TRUE(r.Contains("last_stream_id=15, error_code=NO_ERROR")) << r.output;
+  EXPECT_EQ(r.Count(201), 2) << r.output;
+  const Stats stats = service_->stats();
+  EXPECT_EQ(stats.goaways_sent, 1u);
+  EXPECT_EQ(stats.requests, 2u);
+  EXPECT_EQ(service_->Deliveries().size(), 2u);
+}
+
+TEST_F(TestPushServiceTest, DropsConnectionBeforeAnswering) {
+  TestPushService::Options options;
+  options.faults.drop_connection_every_n_streams = 1;
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  const NghttpResult r = Send(sub, PushSpec());
+  EXPECT_TRUE(r.statuses.empty()) << r.output;
+  EXPECT_TRUE(r.Contains("Some requests were not processed")) << r.output;
+  EXPECT_EQ(service_->stats().dropped_connections, 1u);
+  EXPECT_TRUE(service_->Deliveries().empty());
+
+  FaultPlan plan;
+  plan.drop_connection_every_n_streams = 1;
+  plan.drop_after_record = true;
+  service_->SetFaults(plan);
+  const NghttpResult recorded = Send(sub, PushSpec());
+  EXPECT_TRUE(recorded.statuses.empty()) << recorded.output;
+  EXPECT_EQ(service_->stats().dropped_connections, 2u);
+  EXPECT_EQ(service_->Deliveries().size(), 1u);
+}
+
+TEST_F(TestPushServiceTest, DelayedResponsesKeepStreamsOpenUpToTheLimit) {
+  TestPushService::Options options;
+  options.faults.max_concurrent_streams = 2;
+  options.faults.response_delay = 150ms;
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec spec;
+  spec.multiply = 5;
+  const auto start = std::chrono::steady_clock::now();
+  const NghttpResult r = Send(sub, spec);
+  // nghttp waits for our SETTINGS and keeps 2 streams open: 3 rounds of 150 ms.
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 450ms);
+  EXPECT_EQ(r.Count(201), 5) << r.output;
+  const Stats stats = service_->stats();
+  EXPECT_EQ(stats.max_concurrent_streams_seen, 2u);
+  EXPECT_EQ(stats.concurrency_violations, 0u);
+  EXPECT_EQ(stats.streams_refused_before_settings_ack, 0u);
+  EXPECT_EQ(service_->Deliveries().size(), 5u);
+}
+
+// TlsProbe connects with certificate verification against the service's CA, as the dispatcher's
+// client will, and reports the negotiated ALPN protocol.
+struct TlsProbeResult {
+  bool handshake_ok = false;
+  long verify_result = -1;  // NOLINT(google-runtime-int): OpenSSL's type
+  std::string alpn;
+  std::string error;
+};
+
+TlsProbeResult TlsProbe(uint16_t port, const std::string& ca_file, const std::string& host,
+                        bool check_ip) {
+  TlsProbeResult result;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) != 1) {
+    result.error = "cannot load CA file";
+    SSL_CTX_free(ctx);
+    return result;
+  }
+  static constexpr unsigned char kAlpn[] = {2, 'h', '2'};
+  SSL_CTX_set_alpn_protos(ctx, kAlpn, sizeof(kAlpn));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  SSL* ssl = SSL_new(ctx);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    SSL_set_fd(ssl, fd);
+    if (check_ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+    } else {
+      SSL_set_tlsext_host_name(ssl, host.c_str());
+      SSL_set1_host(ssl, host.c_str());
+    }
+    result.handshake_ok = SSL_connect(ssl) == 1;
+    result.verify_result = SSL_get_verify_result(ssl);
+    const unsigned char* alpn = nullptr;
+    unsigned int alpn_len = 0;
+    SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+    result.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
+    if (!result.handshake_ok) {
+      char buf[256] = {};
+      ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+      result.error = buf;
+    }
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+  close(fd);
+  SSL_CTX_free(ctx);
+  return result;
+}
+
+TEST_F(TestPushServiceTest, CertificateVerifiesForHostNameLocalhostAndLoopbackWithAlpnH2) {
+  StartService();
+  for (const std::string host : {"push.test.example", "localhost"}) {
+    const TlsProbeResult r = TlsProbe(service_->port(), service_->ca_file(), host, false);
+    EXPECT_TRUE(r.handshake_ok) << host << ": " << r.error;
+    EXPECT_EQ(r.verify_result, X509_V_OK) << host;
+    EXPECT_EQ(r.alpn, "h2") << host;
+  }
+  const TlsProbeResult ip = TlsProbe(service_->port(), service_->ca_file(), "127.0.0.1", true);
+  EXPECT_TRUE(ip.handshake_ok) << ip.error;
+  EXPECT_EQ(ip.verify_result, X509_V_OK);
+  const TlsProbeResult wrong =
+      TlsProbe(service_->port(), service_->ca_file(), "other.example", false);
+  EXPECT_FALSE(wrong.handshake_ok);
+}
+
+TEST_F(TestPushServiceTest, RemovesItsTemporaryFilesWhenDestroyed) {
+  StartService();
+  const std::string ca_file = service_->ca_file();
+  EXPECT_FALSE(ReadFile(ca_file).empty());
+  service_.reset();
+  EXPECT_TRUE(ReadFile(ca_file).empty());
+}
+
+TEST(TestPushServiceBinaryTest, ServesUntilSigtermAndPrintsSummary) {
+  TempDir dir;
+  const std::string out = dir.File("stdout.txt");
+  ChildProcess child({WEBPUSH_TEST_PUSH_SERVICE_BIN, "--subscriptions", "3", "--subscriptions-out",
+                      dir.File("subs.jsonl"), "--ca-out", dir.File("ca.pem"), "--gone-first", "1"},
+                     out);
+  ASSERT_TRUE(child.running());
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (text.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+    text = ReadFile(out);
+  }
+  ASSERT_TRUE(std::regex_search(text, std::regex(R"(^listening on 127\.0\.0\.1:\d+\n)"))) << text;
+  const std::string subs = ReadFile(dir.File("subs.jsonl"));
+  EXPECT_EQ(std::count(subs.begin(), subs.end(), '\n'), 3) << subs;
+  EXPECT_NE(subs.find("{\"endpoint\":\"https://push.test.example:"), std::string::npos) << subs;
+  EXPECT_NE(ReadFile(dir.File("ca.pem")).find("BEGIN CERTIFICATE"), std::string::npos);
+  child.Signal(SIGTERM);
+  EXPECT_EQ(child.Wait(20s), 0);
+  EXPECT_NE(ReadFile(out).find("summary: requests=0 delivered=0"), std::string::npos)
+      << ReadFile(out);
+}
+
+}  // namespace
+}  // namespace webpush::testing

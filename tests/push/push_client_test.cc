@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/ece.h"
@@ -446,8 +447,8 @@ TEST_F(PushClientTest, AllowlistRefusalsHappenBeforeAnyConnection) {
   auto client = MakeClient(options);
   Outcomes outcomes;
   const std::string port = std::to_string(service_->port());
-  for (const std::string& endpoint :
-       {sub.endpoint, "https://127.0.0.1:" + port + "/push/" + sub.token,
+  for (const std::string& endpoint : std::vector<std::string>{
+           sub.endpoint, "https://127.0.0.1:" + port + "/push/" + sub.token,
         "http://fcm.googleapis.com/wp/x", "https://u:p@fcm.googleapis.com/wp/x",
         "https://fcm.googleapis.com:" + port + "/wp/x", "https://evil.example/wp/x"}) {
     PushRequest request = Request(sub, "m");
@@ -556,6 +557,27 @@ TEST_F(PushClientTest, StoppingTheClientCompletesEveryRequest) {
     ASSERT_EQ(o.size(), 1U);
     EXPECT_EQ(o[0].result, PushResult::kRetry);
   }
+}
+
+}  // namespace
+}  // namespace webpush::dispatcher::push
+
+namespace webpush::dispatcher::push {
+namespace {
+
+TEST_F(PushClientTest, QuietConnectionsArePingedAndStayUsable) {
+  FaultPlan faults;
+  faults.response_delay = std::chrono::milliseconds(700);
+  StartService(faults);
+  PushClientOptions options = ClientOptions();
+  options.ping_interval = absl::Milliseconds(150);
+  options.ping_timeout = absl::Seconds(2);
+  auto client = MakeClient(options);
+  Outcomes outcomes;
+  const size_t n = 20;
+  ExpectEachDeliveredExactlyOnce(SendAll(*client, Subscriptions(4), n, outcomes), n);
+  EXPECT_GE(client->stats().pings_sent, 1U);
+  EXPECT_EQ(client->stats().connections_lost, 0U);
 }
 
 }  // namespace

@@ -353,12 +353,14 @@ void H2Connection::Read() {
     }
     if (ec) {
       self->Close(TransportFailure::kConnectionLost);
+      self->Deliver();
       return;
     }
     self->last_received_ = absl::Now();
     const ssize_t rv = nghttp2_session_mem_recv(self->session_, self->read_buf_.data(), n);
     if (rv < 0) {
       self->Close(TransportFailure::kProtocol);
+      self->Deliver();
       return;
     }
     self->Flush();
@@ -416,12 +418,21 @@ void H2Connection::Deliver() {
     became_ready_ = false;
     listener_->OnReady(*this);
   }
-  // Swap through a member so that neither vector reallocates on the next turn.
-  delivering_.swap(completed_);
-  for (auto& [job, result] : delivering_) {
-    listener_->OnStreamDone(*this, std::move(job), std::move(result));
+  // A listener call may end in another Deliver (e.g. a submit failure closing the connection):
+  // the outer call drains whatever the inner one added, so each job is handed over once.
+  if (delivering_active_) {
+    return;
   }
-  delivering_.clear();
+  delivering_active_ = true;
+  while (!completed_.empty()) {
+    // Swap through a member so that neither vector reallocates on the next turn.
+    delivering_.swap(completed_);
+    for (auto& [job, result] : delivering_) {
+      listener_->OnStreamDone(*this, std::move(job), std::move(result));
+    }
+    delivering_.clear();
+  }
+  delivering_active_ = false;
   if (capacity_freed_ && state_ != State::kClosed) {
     capacity_freed_ = false;
     listener_->OnCapacity(*this);

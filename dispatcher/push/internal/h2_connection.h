@@ -132,6 +132,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   bool became_ready_ = false;    // events gathered during mem_recv, delivered afterwards
   bool capacity_freed_ = false;
   bool closed_notified_ = false;
+  bool delivering_active_ = false;
   std::string failed_reason_;
   std::vector<std::pair<std::unique_ptr<Job>, StreamResult>> completed_;
   std::vector<std::pair<std::unique_ptr<Job>, StreamResult>> delivering_;

@@ -5,9 +5,8 @@
 //
 // Environment: WEBPUSH_PUSH_BENCH_TARGET=host:port:address (the server), WEBPUSH_PUSH_BENCH_CA
 // (its CA certificate). Without them the benchmarks are skipped.
-#include <sys/resource.h>
-
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <condition_variable>
 #include <cstdlib>
@@ -38,8 +37,9 @@ void BM_PushClient(benchmark::State& state) {
   const char* target = std::getenv("WEBPUSH_PUSH_BENCH_TARGET");
   const char* ca = std::getenv("WEBPUSH_PUSH_BENCH_CA");
   if (target == nullptr || ca == nullptr) {
-    state.SkipWithError("set WEBPUSH_PUSH_BENCH_TARGET and WEBPUSH_PUSH_BENCH_CA "
-                        "(bench/run_push_comparison.sh does)");
+    state.SkipWithError(
+        "set WEBPUSH_PUSH_BENCH_TARGET and WEBPUSH_PUSH_BENCH_CA "
+        "(bench/run_push_comparison.sh does)");
     return;
   }
   const size_t body_size = static_cast<size_t>(state.range(0));

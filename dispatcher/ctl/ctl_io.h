@@ -28,8 +28,8 @@ namespace webpush::dispatcher::ctl {
 
 // LoadPayload returns the literal `payload`, or the contents of `payload_file` ("-" = stdin);
 // exactly one must be given.
-[[nodiscard]] absl::StatusOr<std::string> LoadPayload(const std::optional<std::string>& payload,
-                                                      const std::optional<std::string>& payload_file,
-                                                      std::istream& in);
+[[nodiscard]] absl::StatusOr<std::string> LoadPayload(
+    const std::optional<std::string>& payload, const std::optional<std::string>& payload_file,
+    std::istream& in);
 
 }  // namespace webpush::dispatcher::ctl

@@ -50,7 +50,8 @@ absl::StatusOr<Subscription> ParseSubscription(const std::string& line) {
   absl::StatusOr<crypto::SubscriptionKeys> parsed =
       crypto::ParseSubscriptionKeys(p256dh->get<std::string>(), auth->get<std::string>());
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError("subscription.keys." + std::string(parsed.status().message()));
+    return absl::InvalidArgumentError("subscription.keys." +
+                                      std::string(parsed.status().message()));
   }
   Subscription s;
   s.endpoint = endpoint->get<std::string>();
@@ -105,8 +106,8 @@ class Tracker {
         break;
     }
     if (outcome.result != PushResult::kDelivered && outcome.result != PushResult::kGone) {
-      Problem("line " + std::to_string(line) + " (" + redacted + "): " +
-              std::string(push::PushResultName(outcome.result)) + " after " +
+      Problem("line " + std::to_string(line) + " (" + redacted +
+              "): " + std::string(push::PushResultName(outcome.result)) + " after " +
               std::to_string(outcome.attempts) + " attempt(s): " + outcome.reason);
     }
     cv_.notify_all();
@@ -215,10 +216,9 @@ absl::Status Push(const PushOptions& options, std::istream& in, std::ostream& ou
     return vapid_key.status();
   }
   // No payload is allowed: the browser gets a push event without data.
-  absl::StatusOr<std::string> payload =
-      options.payload || options.payload_file
-          ? LoadPayload(options.payload, options.payload_file, in)
-          : absl::StatusOr<std::string>(std::string());
+  absl::StatusOr<std::string> payload = options.payload || options.payload_file
+                                            ? LoadPayload(options.payload, options.payload_file, in)
+                                            : absl::StatusOr<std::string>(std::string());
   if (!payload.ok()) {
     return payload.status();
   }
@@ -299,10 +299,9 @@ absl::Status Push(const PushOptions& options, std::istream& in, std::ostream& ou
     const std::string redacted = push::RedactedEndpoint(sub->endpoint);
     tracker.WaitForRoom();
     const absl::Status sent = (*client)->Send(
-        std::move(request), [&tracker, line_number, redacted, json = options.gone_out ? line : ""](
-                                push::PushOutcome outcome) {
-          tracker.Done(line_number, redacted, json, outcome);
-        });
+        std::move(request),
+        [&tracker, line_number, redacted, json = options.gone_out ? line : ""](
+            push::PushOutcome outcome) { tracker.Done(line_number, redacted, json, outcome); });
     if (!sent.ok()) {
       tracker.Unsent();
       tracker.Invalid(line_number, std::string(sent.message()) + " (" + redacted + ")");
@@ -323,14 +322,13 @@ absl::Status Push(const PushOptions& options, std::istream& in, std::ostream& ou
   if (options.progress) {
     err << "\r" << tracker.ProgressLine(read) << "\n";
   }
-  const uint64_t messages = summary.delivered + summary.gone + summary.rejected +
-                            summary.too_large + summary.failed;
+  const uint64_t messages =
+      summary.delivered + summary.gone + summary.rejected + summary.too_large + summary.failed;
   out << "delivered " << summary.delivered << ", gone " << summary.gone << ", rejected "
       << summary.rejected << ", too large " << summary.too_large << ", failed " << summary.failed
       << ", invalid " << summary.invalid << "; " << messages << " messages in " << std::fixed
-      << std::setprecision(2) << summary.seconds << " s ("
-      << std::setprecision(0) << (summary.seconds > 0 ? messages / summary.seconds : 0)
-      << " requests/s)\n";
+      << std::setprecision(2) << summary.seconds << " s (" << std::setprecision(0)
+      << (summary.seconds > 0 ? messages / summary.seconds : 0) << " requests/s)\n";
   if (summary_out != nullptr) {
     *summary_out = summary;
   }

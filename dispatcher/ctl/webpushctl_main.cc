@@ -1,7 +1,8 @@
 // webpushctl: the command-line tool of webpush-dispatcher. This file only declares flags and
 // calls the commands in ctl_commands.cc.
-#include <iostream>
 #include <unistd.h>
+
+#include <iostream>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -82,9 +83,10 @@ int Run(int argc, char** argv) {
   // push
   ctl::PushOptions push;
   CLI::App* push_cmd = app.add_subcommand(
-      "push", "Encrypt one payload and send it to many subscriptions over HTTP/2, without the queue");
-  auto* push_one = push_cmd->add_option("--subscription", push.subscription,
-                                        "One PushSubscription as JSON");
+      "push",
+      "Encrypt one payload and send it to many subscriptions over HTTP/2, without the queue");
+  auto* push_one =
+      push_cmd->add_option("--subscription", push.subscription, "One PushSubscription as JSON");
   push_cmd
       ->add_option("--subscriptions", push.subscriptions_file,
                    "File of PushSubscription JSON lines ('-' for stdin)")
@@ -98,7 +100,8 @@ int Run(int argc, char** argv) {
       ->add_option("--vapid-key-file", push.vapid_key_file,
                    "File with the VAPID private key (base64url or PEM)")
       ->excludes(push_key);
-  push_cmd->add_option("--sub", push.subject, "VAPID contact: mailto:you@example.com or https://...")
+  push_cmd
+      ->add_option("--sub", push.subject, "VAPID contact: mailto:you@example.com or https://...")
       ->required();
   push_cmd->add_option("--ttl", push.ttl, "TTL in seconds")->capture_default_str();
   push_cmd->add_option("--urgency", push.urgency, "very-low, low, normal or high");

@@ -238,8 +238,8 @@ absl::Status EndpointPolicy::CheckAddress(std::string_view host, std::string_vie
   }
   if (!IsPublicAddress(address)) {
     return absl::PermissionDeniedError("endpoint: host " + lower +
-                                       " resolves to a non-public address " +
-                                       std::string(address) + "; refused");
+                                       " resolves to a non-public address " + std::string(address) +
+                                       "; refused");
   }
   return absl::OkStatus();
 }
@@ -267,13 +267,16 @@ bool IsPublicAddress(std::string_view address) {
   if (inet_pton(AF_INET6, text.c_str(), v6.data()) != 1) {
     return false;
   }
-  static constexpr std::array<uint8_t, 12> kMappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  static constexpr std::array<uint8_t, 12> kNat64Prefix = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  static constexpr std::array<uint8_t, 12> kMappedPrefix = {0, 0, 0, 0, 0,    0,
+                                                            0, 0, 0, 0, 0xff, 0xff};
+  static constexpr std::array<uint8_t, 12> kNat64Prefix = {0, 0x64, 0xff, 0x9b, 0, 0,
+                                                           0, 0,    0,    0,    0, 0};
   if (std::equal(kMappedPrefix.begin(), kMappedPrefix.end(), v6.begin()) ||
       std::equal(kNat64Prefix.begin(), kNat64Prefix.end(), v6.begin())) {
     return IsPublicV4({v6[12], v6[13], v6[14], v6[15]});
   }
-  const bool all_zero_but_last = std::all_of(v6.begin(), v6.end() - 1, [](uint8_t b) { return b == 0; });
+  const bool all_zero_but_last =
+      std::all_of(v6.begin(), v6.end() - 1, [](uint8_t b) { return b == 0; });
   if (all_zero_but_last && (v6[15] == 0 || v6[15] == 1)) {
     return false;  // :: and ::1
   }

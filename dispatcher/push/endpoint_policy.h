@@ -15,10 +15,10 @@ namespace webpush::dispatcher::push {
 
 // Endpoint is a parsed push endpoint URL.
 struct Endpoint {
-  std::string host;   // lower-cased, no trailing dot
+  std::string host;  // lower-cased, no trailing dot
   uint16_t port = 443;
-  std::string path;   // path and query, byte for byte as given (never re-encoded)
-  std::string origin; // https://host[:port] (port only when not 443): VAPID aud and pool key
+  std::string path;    // path and query, byte for byte as given (never re-encoded)
+  std::string origin;  // https://host[:port] (port only when not 443): VAPID aud and pool key
 };
 
 // HostRule is one allowlist entry: an exact host ("fcm.googleapis.com"), or a suffix on a label

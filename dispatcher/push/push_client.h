@@ -22,22 +22,22 @@ namespace webpush::dispatcher::push {
 // PushRequest is one message for one subscription, its body already encrypted (crypto/ece.h)
 // and its Authorization header value already signed (crypto/vapid.h).
 struct PushRequest {
-  std::string endpoint;        // the subscription's endpoint URL, sent byte for byte
-  std::vector<uint8_t> body;   // aes128gcm body; empty = no payload
-  int64_t ttl_seconds = 0;     // RFC 8030 §5.2, always sent
-  std::string urgency;         // very-low | low | normal | high; empty = not sent
-  std::string topic;           // ≤ 32 base64url characters; empty = not sent
-  std::string authorization;   // "vapid t=…, k=…"
+  std::string endpoint;       // the subscription's endpoint URL, sent byte for byte
+  std::vector<uint8_t> body;  // aes128gcm body; empty = no payload
+  int64_t ttl_seconds = 0;    // RFC 8030 §5.2, always sent
+  std::string urgency;        // very-low | low | normal | high; empty = not sent
+  std::string topic;          // ≤ 32 base64url characters; empty = not sent
+  std::string authorization;  // "vapid t=…, k=…"
 };
 
 struct PushOutcome {
   PushResult result = PushResult::kRetry;
-  int status = 0;                                  // last HTTP status; 0 when none arrived
-  std::optional<TransportFailure> transport;       // why no answer, when status is 0
-  std::string reason;                              // the service's reason, or the failure's
-  std::optional<absl::Duration> retry_after;       // asked for by the service
-  bool origin_throttled = false;                   // the origin answered 429 (quota)
-  int attempts = 0;                                // HTTP attempts (refused streams not counted)
+  int status = 0;                             // last HTTP status; 0 when none arrived
+  std::optional<TransportFailure> transport;  // why no answer, when status is 0
+  std::string reason;                         // the service's reason, or the failure's
+  std::optional<absl::Duration> retry_after;  // asked for by the service
+  bool origin_throttled = false;              // the origin answered 429 (quota)
+  int attempts = 0;                           // HTTP attempts (refused streams not counted)
 };
 
 // Called exactly once per accepted request, on the client's event loop thread: keep it short.
@@ -54,8 +54,8 @@ struct ResolveOverride {
 
 struct PushClientOptions {
   EndpointPolicyOptions policy;
-  std::string ca_file;                     // PEM bundle; empty = the system's trust store
-  std::vector<ResolveOverride> resolve;    // hosts listed here may resolve to private addresses
+  std::string ca_file;                   // PEM bundle; empty = the system's trust store
+  std::vector<ResolveOverride> resolve;  // hosts listed here may resolve to private addresses
   int max_connections_per_origin = 4;
   int max_streams_per_connection = 100;    // our bound; the peer's SETTINGS may lower it
   size_t max_pending_per_origin = 100000;  // beyond this Send answers kRetry "overloaded"
@@ -79,19 +79,19 @@ struct PushClientOptions {
 
 // Counters since start; read at any time from any thread.
 struct PushClientStats {
-  uint64_t requests_accepted = 0;   // Send calls that passed the allowlist
-  uint64_t requests_refused = 0;    // Send calls refused by the allowlist
-  uint64_t streams_opened = 0;      // HTTP attempts, including re-sends
+  uint64_t requests_accepted = 0;  // Send calls that passed the allowlist
+  uint64_t requests_refused = 0;   // Send calls refused by the allowlist
+  uint64_t streams_opened = 0;     // HTTP attempts, including re-sends
   uint64_t responses = 0;
   uint64_t delivered = 0, gone = 0, too_large = 0, rejected = 0, failed = 0;  // final outcomes
-  uint64_t retries = 0;             // attempts re-sent after a kRetry outcome
-  uint64_t refused_streams = 0;     // REFUSED_STREAM or above GOAWAY's last stream id
+  uint64_t retries = 0;          // attempts re-sent after a kRetry outcome
+  uint64_t refused_streams = 0;  // REFUSED_STREAM or above GOAWAY's last stream id
   uint64_t goaways = 0;
   uint64_t timeouts = 0;
-  uint64_t connections_lost = 0;    // ended with streams in flight
+  uint64_t connections_lost = 0;  // ended with streams in flight
   uint64_t connections_opened = 0;
   uint64_t connect_failures = 0;
-  uint64_t origin_throttles = 0;    // 429 answers (quota rejections)
+  uint64_t origin_throttles = 0;  // 429 answers (quota rejections)
   uint64_t pings_sent = 0;
 };
 

@@ -38,10 +38,9 @@ TEST(ClassifyResponseTest, Table) {
        std::nullopt, false, "BadWebPushTopic"},
       {403, "web.push.apple.com", "", R"({"reason": "BadJwtToken"})", PushResult::kRejected,
        std::nullopt, false, "BadJwtToken"},
-      {401, "updates.push.services.mozilla.com", "", "", PushResult::kRejected, std::nullopt,
-       false, "HTTP 401"},
-      {429, "fcm.googleapis.com", "7", "", PushResult::kRetry, absl::Seconds(7), true,
-       "HTTP 429"},
+      {401, "updates.push.services.mozilla.com", "", "", PushResult::kRejected, std::nullopt, false,
+       "HTTP 401"},
+      {429, "fcm.googleapis.com", "7", "", PushResult::kRetry, absl::Seconds(7), true, "HTTP 429"},
       {429, "web.push.apple.com", "", R"({"reason":"TooManyRequests"})", PushResult::kRetry,
        std::nullopt, true, "TooManyRequests"},
       {503, "updates.push.services.mozilla.com", "120", R"({"errno":201})", PushResult::kRetry,
@@ -60,7 +59,8 @@ TEST(ClassifyResponseTest, Table) {
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(testing::Message() << row.status << " " << row.host << " " << row.body);
-    const Classification c = ClassifyResponse(row.status, row.host, row.retry_after, row.body, kNow);
+    const Classification c =
+        ClassifyResponse(row.status, row.host, row.retry_after, row.body, kNow);
     EXPECT_EQ(c.result, row.result);
     EXPECT_EQ(c.retry_after, row.retry);
     EXPECT_EQ(c.origin_throttled, row.throttled);

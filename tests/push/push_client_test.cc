@@ -95,11 +95,12 @@ class PushClientTest : public ::testing::Test {
 
   // Request builds a real message: encrypted for `sub`, VAPID-signed for the service's origin.
   PushRequest Request(const TestSubscription& sub, const std::string& payload) {
-    absl::StatusOr<crypto::SubscriptionKeys> keys = crypto::ParseSubscriptionKeys(sub.p256dh, sub.auth);
+    absl::StatusOr<crypto::SubscriptionKeys> keys =
+        crypto::ParseSubscriptionKeys(sub.p256dh, sub.auth);
     EXPECT_TRUE(keys.ok()) << keys.status();
     absl::StatusOr<std::vector<uint8_t>> body = crypto::Encrypt(
-        *keys, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(payload.data()),
-                                        payload.size()));
+        *keys,
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()));
     EXPECT_TRUE(body.ok()) << body.status();
     absl::StatusOr<std::string> audience = crypto::AudienceFromEndpoint(sub.endpoint, "endpoint");
     EXPECT_TRUE(audience.ok()) << audience.status();
@@ -117,12 +118,11 @@ class PushClientTest : public ::testing::Test {
   // SendAll sends `n` messages with distinct payloads over `subs` (round robin), waits for
   // all outcomes and returns them.
   std::map<size_t, std::vector<PushOutcome>> SendAll(PushClient& client,
-                                                      const std::vector<TestSubscription>& subs,
-                                                      size_t n, Outcomes& outcomes) {
+                                                     const std::vector<TestSubscription>& subs,
+                                                     size_t n, Outcomes& outcomes) {
     for (size_t i = 0; i < n; ++i) {
-      const absl::Status sent =
-          client.Send(Request(subs[i % subs.size()], "message " + std::to_string(i)),
-                      outcomes.Callback(i));
+      const absl::Status sent = client.Send(
+          Request(subs[i % subs.size()], "message " + std::to_string(i)), outcomes.Callback(i));
       EXPECT_TRUE(sent.ok()) << sent;
     }
     EXPECT_TRUE(outcomes.WaitFor(n)) << "not every request completed in time";
@@ -449,8 +449,8 @@ TEST_F(PushClientTest, AllowlistRefusalsHappenBeforeAnyConnection) {
   const std::string port = std::to_string(service_->port());
   for (const std::string& endpoint : std::vector<std::string>{
            sub.endpoint, "https://127.0.0.1:" + port + "/push/" + sub.token,
-        "http://fcm.googleapis.com/wp/x", "https://u:p@fcm.googleapis.com/wp/x",
-        "https://fcm.googleapis.com:" + port + "/wp/x", "https://evil.example/wp/x"}) {
+           "http://fcm.googleapis.com/wp/x", "https://u:p@fcm.googleapis.com/wp/x",
+           "https://fcm.googleapis.com:" + port + "/wp/x", "https://evil.example/wp/x"}) {
     PushRequest request = Request(sub, "m");
     request.endpoint = endpoint;
     const absl::Status status = client->Send(std::move(request), outcomes.Callback(0));

@@ -129,7 +129,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   std::vector<uint8_t> write_buf_;
   bool writing_ = false;
   bool flush_scheduled_ = false;
-  bool became_ready_ = false;    // events gathered during mem_recv, delivered afterwards
+  bool became_ready_ = false;  // events gathered during mem_recv, delivered afterwards
   bool capacity_freed_ = false;
   bool closed_notified_ = false;
   bool delivering_active_ = false;

@@ -84,9 +84,9 @@ void OriginPool::OpenConnection() {
   settings.authority = authority_;
   settings.max_streams = options_.max_streams_per_connection;
   settings.connect_timeout = options_.connect_timeout;
-  auto connection = std::make_shared<H2Connection>(*shared_.io, *shared_.tls, &sessions_,
-                                                   std::move(settings), this, shared_.stats,
-                                                   shared_.next_connection_id++);
+  auto connection =
+      std::make_shared<H2Connection>(*shared_.io, *shared_.tls, &sessions_, std::move(settings),
+                                     this, shared_.stats, shared_.next_connection_id++);
   connections_.push_back(connection);
   for (const ResolveOverride& o : options_.resolve) {
     if (o.host == host_ && o.port == port_) {
@@ -155,8 +155,7 @@ void OriginPool::OnConnectFailed(H2Connection& /*connection*/, const std::string
   }
 }
 
-void OriginPool::FailPending(PushResult result, const std::string& reason,
-                             bool counts_as_attempt) {
+void OriginPool::FailPending(PushResult result, const std::string& reason, bool counts_as_attempt) {
   std::deque<std::unique_ptr<Job>> jobs;
   jobs.swap(pending_);
   for (auto& job : jobs) {
@@ -198,8 +197,8 @@ void OriginPool::OnStreamDone(H2Connection& /*connection*/, std::unique_ptr<Job>
     job->last = FailureOutcome(*result.failure, "");
   } else {
     AtomicStats::Add(shared_.stats->responses);
-    const Classification c = ClassifyResponse(result.status, host_, result.retry_after,
-                                              result.body, now);
+    const Classification c =
+        ClassifyResponse(result.status, host_, result.retry_after, result.body, now);
     PushOutcome outcome;
     outcome.result = c.result;
     outcome.status = result.status;
@@ -209,8 +208,8 @@ void OriginPool::OnStreamDone(H2Connection& /*connection*/, std::unique_ptr<Job>
     job->last = std::move(outcome);
     if (c.origin_throttled) {
       AtomicStats::Add(shared_.stats->origin_throttles);
-      const absl::Duration pause = std::min(
-          c.retry_after.value_or(options_.default_throttle_pause), options_.max_origin_pause);
+      const absl::Duration pause = std::min(c.retry_after.value_or(options_.default_throttle_pause),
+                                            options_.max_origin_pause);
       paused_until_ = std::max(paused_until_, now + pause);
     }
   }

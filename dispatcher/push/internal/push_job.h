@@ -16,20 +16,20 @@ namespace webpush::dispatcher::push::internal {
 struct Job {
   PushRequest request;
   PushCallback done;
-  std::string path;           // the endpoint's path and query, as given
-  std::string ttl;            // decimal, prepared once
+  std::string path;  // the endpoint's path and query, as given
+  std::string ttl;   // decimal, prepared once
   std::string content_length;
-  int attempts = 0;           // HTTP attempts that ended with an answer or an unknown outcome
-  int refusals = 0;           // re-sends of never-processed streams
-  absl::Time not_before;      // retry back-off: not dispatched earlier than this
-  PushOutcome last;           // the outcome of the latest attempt
+  int attempts = 0;       // HTTP attempts that ended with an answer or an unknown outcome
+  int refusals = 0;       // re-sends of never-processed streams
+  absl::Time not_before;  // retry back-off: not dispatched earlier than this
+  PushOutcome last;       // the outcome of the latest attempt
 };
 
 struct AtomicStats {
-  std::atomic<uint64_t> requests_accepted{0}, requests_refused{0}, streams_opened{0},
-      responses{0}, delivered{0}, gone{0}, too_large{0}, rejected{0}, failed{0}, retries{0},
-      refused_streams{0}, goaways{0}, timeouts{0}, connections_lost{0}, connections_opened{0},
-      connect_failures{0}, origin_throttles{0}, pings_sent{0};
+  std::atomic<uint64_t> requests_accepted{0}, requests_refused{0}, streams_opened{0}, responses{0},
+      delivered{0}, gone{0}, too_large{0}, rejected{0}, failed{0}, retries{0}, refused_streams{0},
+      goaways{0}, timeouts{0}, connections_lost{0}, connections_opened{0}, connect_failures{0},
+      origin_throttles{0}, pings_sent{0};
 
   static void Add(std::atomic<uint64_t>& counter, uint64_t n = 1) {
     counter.fetch_add(n, std::memory_order_relaxed);

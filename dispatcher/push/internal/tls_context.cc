@@ -42,9 +42,8 @@ absl::StatusOr<SSL_CTX*> MakeClientTlsContext(const std::string& ca_file) {
   }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  const int loaded = ca_file.empty()
-                         ? SSL_CTX_set_default_verify_paths(ctx)
-                         : SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+  const int loaded = ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
+                                     : SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
   if (loaded != 1) {
     SSL_CTX_free(ctx);
     return absl::InvalidArgumentError("ca_file: cannot load CA certificates from '" + ca_file +

@@ -23,7 +23,9 @@ std::string Lower(std::string_view s) {
 }
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && Lower(s.substr(0, prefix.size())) == prefix;
+  return s.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), s.begin(),
+                    [](char p, char c) { return p == std::tolower(static_cast<unsigned char>(c)); });
 }
 
 bool ValidHostName(std::string_view host) {
@@ -78,8 +80,9 @@ bool RuleMatches(const HostRule& rule, const Endpoint& endpoint) {
   }
   // "*.push.apple.com" matches "web.push.apple.com" but neither "push.apple.com" nor
   // "evilpush.apple.com": the suffix starts at a label boundary.
-  const std::string dotted = "." + rule.host;
-  return endpoint.host.size() > dotted.size() && endpoint.host.ends_with(dotted);
+  const std::string& host = endpoint.host;
+  return host.size() > rule.host.size() + 1 && host.ends_with(rule.host) &&
+         host[host.size() - rule.host.size() - 1] == '.';
 }
 
 bool IsPublicV4(const std::array<uint8_t, 4>& a) {
@@ -211,7 +214,7 @@ EndpointPolicy::EndpointPolicy(EndpointPolicyOptions options) : options_(std::mo
   }
 }
 
-void EndpointPolicy::AllowPrivateAddresses(std::string host) {
+void EndpointPolicy::AllowPrivateAddresses(std::string_view host) {
   options_.private_address_hosts.push_back(Lower(host));
 }
 

@@ -56,7 +56,7 @@ class EndpointPolicy {
   // in private_address_hosts. `address` is textual (as asio prints it).
   [[nodiscard]] absl::Status CheckAddress(std::string_view host, std::string_view address) const;
 
-  void AllowPrivateAddresses(std::string host);
+  void AllowPrivateAddresses(std::string_view host);
 
  private:
   EndpointPolicyOptions options_;

@@ -9,8 +9,8 @@
 namespace webpush::dispatcher::push::internal {
 namespace {
 
-constexpr size_t kReadBufferSize = 16 * 1024;
-constexpr size_t kMaxWriteBatch = 64 * 1024;
+constexpr size_t kReadBufferSize = size_t{16} * 1024;
+constexpr size_t kMaxWriteBatch = size_t{64} * 1024;
 constexpr size_t kMaxBody = 1024;  // enough for any service's error reason
 
 nghttp2_nv Header(std::string_view name, std::string_view value) {
@@ -162,7 +162,7 @@ bool H2Connection::CanSubmit() const {
   return state_ == State::kReady && active_streams() < stream_limit();
 }
 
-void H2Connection::Submit(std::unique_ptr<Job> job, absl::Time deadline) {
+void H2Connection::Submit(std::unique_ptr<Job> job, absl::Time now, absl::Time deadline) {
   auto stream = std::make_unique<Stream>();
   Job& j = *job;
   stream->job = std::move(job);
@@ -206,7 +206,7 @@ void H2Connection::Submit(std::unique_ptr<Job> job, absl::Time deadline) {
     return;
   }
   AtomicStats::Add(stats_->streams_opened);
-  last_activity_ = absl::Now();
+  last_activity_ = now;
   streams_.emplace(id, std::move(stream));
   ScheduleFlush();
 }
@@ -342,7 +342,7 @@ void H2Connection::FinishStream(int32_t stream_id, StreamResult result) {
   }
   streams_.erase(it);
   capacity_freed_ = true;
-  last_activity_ = absl::Now();
+  last_activity_ = last_received_;  // the read that closed the stream
 }
 
 void H2Connection::Read() {

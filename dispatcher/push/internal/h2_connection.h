@@ -77,7 +77,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
 
   // Submit opens a stream for `job` (CanSubmit() must hold). On a local failure the job comes
   // back through OnStreamDone as refused.
-  void Submit(std::unique_ptr<Job> job, absl::Time deadline);
+  void Submit(std::unique_ptr<Job> job, absl::Time now, absl::Time deadline);
 
   // Tick enforces request deadlines and liveness: streams past their deadline are reset and end
   // as kTimeout; a PING goes out when streams have waited `ping_interval` with nothing received,

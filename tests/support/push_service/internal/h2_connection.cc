@@ -352,7 +352,9 @@ int H2Connection::OnRequestComplete(Stream& stream) {
     stream.delay->async_wait(
         [self = shared_from_this(), id = stream.id,
          response = std::move(decision.response)](const asio::error_code& ec) mutable {
-          if (ec || self->closed_) {
+          // Once the session has ended (a connection error, say) nothing could be sent:
+          // answer nothing and so record nothing.
+          if (ec || self->closed_ || self->finishing_) {
             return;
           }
           if (Stream* s = self->FindStream(id)) {

@@ -150,6 +150,7 @@ Decision ServiceState::Decide(const PushRequest& request, uint64_t connection_id
   context.audience = origin_;
   context.expected_vapid_public_key = expected_vapid_public_key_;
   context.now = absl::Now();
+  context.signature_cache = &signature_cache_;
   Delivery delivery;
   rejection =
       ValidatePushRequest(request, subscription->ua_key, subscription->auth, context, delivery);

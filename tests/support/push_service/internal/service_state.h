@@ -81,6 +81,7 @@ class ServiceState {
   const std::string endpoint_prefix_;
   const std::string expected_vapid_public_key_;
   const bool record_deliveries_;
+  VapidSignatureCache signature_cache_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const SubscriptionRecord>, std::less<>> subscriptions_

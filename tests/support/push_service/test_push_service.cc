@@ -141,9 +141,9 @@ absl::Status TestPushService::Impl::Init(TestPushService::Options options) {
     return absl::InternalError("ca_file: cannot write " + ca_file_);
   }
 
-  state_ =
-      std::make_unique<internal::ServiceState>(origin_, "https://" + authority + "/push/",
-                                               options_.expected_vapid_public_key, options_.faults);
+  state_ = std::make_unique<internal::ServiceState>(origin_, "https://" + authority + "/push/",
+                                                    options_.expected_vapid_public_key,
+                                                    options_.faults, options_.record_deliveries);
   Accept();
   for (int i = 0; i < options_.threads; ++i) {
     threads_.emplace_back([io = io_.get()] { io->run(); });

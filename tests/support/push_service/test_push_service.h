@@ -104,6 +104,9 @@ class TestPushService {
     std::string expected_vapid_public_key;  // base64url; empty = any valid signer
     FaultPlan faults;
     int threads = 1;  // io_context threads
+    // False: deliveries are validated and counted (`Stats::delivered`) but not kept, so a long
+    // benchmark does not grow memory. Deliveries() is then empty.
+    bool record_deliveries = true;
   };
 
   // Start generates the CA and server certificate, binds 127.0.0.1:`port` and starts serving.

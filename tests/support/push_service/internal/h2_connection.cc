@@ -16,7 +16,7 @@ namespace {
 constexpr std::chrono::seconds kHandshakeTimeout{10};
 constexpr std::chrono::seconds kFinishTimeout{2};
 // nghttp2 output is gathered into writes of about this size.
-constexpr size_t kMaxWriteSize = 64 * 1024;
+constexpr size_t kMaxWriteSize = size_t{64} * 1024;
 // Header fields kept per request; more are ignored (a push request has about ten).
 constexpr size_t kMaxHeaderFields = 64;
 
@@ -82,9 +82,10 @@ nghttp2_nv MakeNv(const std::string& name, const std::string& value) {
 
 H2Connection::H2Connection(asio::ip::tcp::socket socket, asio::ssl::context& tls,
                            ServiceState& state)
-    : tls_(std::move(socket), tls), state_(state), deadline_(tls_.get_executor()) {
-  id_ = state_.OnConnectionAccepted();
-}
+    : tls_(std::move(socket), tls),
+      state_(state),
+      id_(state.OnConnectionAccepted()),
+      deadline_(tls_.get_executor()) {}
 
 H2Connection::~H2Connection() {
   if (session_ != nullptr) {
@@ -352,7 +353,9 @@ int H2Connection::OnRequestComplete(Stream& stream) {
     stream.delay->async_wait(
         [self = shared_from_this(), id = stream.id,
          response = std::move(decision.response)](const asio::error_code& ec) mutable {
-          if (ec || self->closed_) {
+          // Once the session has ended (a connection error, say) nothing could be sent:
+          // answer nothing and so record nothing.
+          if (ec || self->closed_ || self->finishing_) {
             return;
           }
           if (Stream* s = self->FindStream(id)) {

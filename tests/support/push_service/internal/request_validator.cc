@@ -364,9 +364,17 @@ std::optional<Rejection> CheckVapid(const PushRequest& request, const Validation
   if (!key.ok()) {
     return Reject(401, kErrnoVapid, Message("authorization", ToString(key.status().message())));
   }
-  absl::StatusOr<std::string> claims = crypto::VerifyVapidToken(params->t, *key);
+  std::optional<std::string> cached;
+  if (context.signature_cache != nullptr) {
+    cached = context.signature_cache->Lookup(params->t, params->k);
+  }
+  absl::StatusOr<std::string> claims =
+      cached ? absl::StatusOr<std::string>(*cached) : crypto::VerifyVapidToken(params->t, *key);
   if (!claims.ok()) {
     return Reject(401, kErrnoVapid, Message("authorization", ToString(claims.status().message())));
+  }
+  if (!cached && context.signature_cache != nullptr) {
+    context.signature_cache->Insert(params->t, params->k, *claims);
   }
   if (std::optional<Rejection> r = CheckClaims(*claims, context, delivery)) {
     return r;
@@ -426,7 +434,34 @@ std::string_view ReasonPhrase(int status) {
   }
 }
 
+// CacheKey joins token and key with a space, which neither a JWT nor base64url contains.
+std::string CacheKey(std::string_view jwt, std::string_view key) {
+  std::string out(jwt);
+  out.push_back(' ');
+  out.append(key);
+  return out;
+}
+
 }  // namespace
+
+std::optional<std::string> VapidSignatureCache::Lookup(std::string_view jwt, std::string_view key) {
+  const std::string cache_key = CacheKey(jwt, key);
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(cache_key);
+  if (it == entries_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+void VapidSignatureCache::Insert(std::string_view jwt, std::string_view key, std::string claims) {
+  std::string cache_key = CacheKey(jwt, key);
+  absl::MutexLock lock(&mu_);
+  if (entries_.size() >= kMaxEntries) {
+    entries_.clear();
+  }
+  entries_[std::move(cache_key)] = std::move(claims);
+}
 
 std::optional<std::string> TokenFromPath(std::string_view path) {
   constexpr std::string_view kPrefix = "/push/";

@@ -1,12 +1,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "crypto/keys.h"
 #include "tests/support/push_service/test_push_service.h"
@@ -57,11 +61,28 @@ struct Rejection {
   std::string reason;
 };
 
+// VapidSignatureCache remembers JWTs whose ES256 signature verified, keyed by token and key, as
+// RFC 8292 §5 lets a push service do (senders reuse one token for hours). Only the signature
+// check is skipped on a hit: `aud`, `exp` and `sub` are checked on every request. Bounded;
+// thread-safe.
+class VapidSignatureCache {
+ public:
+  // Lookup returns the claims JSON of a verified (`jwt`, `key`), or nullopt.
+  [[nodiscard]] std::optional<std::string> Lookup(std::string_view jwt, std::string_view key);
+  void Insert(std::string_view jwt, std::string_view key, std::string claims);
+
+ private:
+  static constexpr size_t kMaxEntries = 1024;
+  absl::Mutex mu_;
+  std::map<std::string, std::string, std::less<>> entries_ ABSL_GUARDED_BY(mu_);
+};
+
 // ValidationContext is what the checks compare against.
 struct ValidationContext {
   std::string audience;                   // the JWT `aud` this service expects
   std::string expected_vapid_public_key;  // base64url; empty accepts any valid signer
   absl::Time now;
+  VapidSignatureCache* signature_cache = nullptr;  // optional
 };
 
 // TokenFromPath returns the token of "/push/<token>" (without query), or nullopt.

@@ -37,10 +37,12 @@ PushResponse ScriptedFailure(const FaultPlan& plan) {
 }  // namespace
 
 ServiceState::ServiceState(std::string origin, std::string endpoint_prefix,
-                           std::string expected_vapid_public_key, FaultPlan faults)
+                           std::string expected_vapid_public_key, FaultPlan faults,
+                           bool record_deliveries)
     : origin_(std::move(origin)),
       endpoint_prefix_(std::move(endpoint_prefix)),
       expected_vapid_public_key_(std::move(expected_vapid_public_key)),
+      record_deliveries_(record_deliveries),
       faults_(std::make_shared<const FaultPlan>(std::move(faults))) {}
 
 absl::StatusOr<TestSubscription> ServiceState::AddSubscription() {
@@ -148,6 +150,7 @@ Decision ServiceState::Decide(const PushRequest& request, uint64_t connection_id
   context.audience = origin_;
   context.expected_vapid_public_key = expected_vapid_public_key_;
   context.now = absl::Now();
+  context.signature_cache = &signature_cache_;
   Delivery delivery;
   rejection =
       ValidatePushRequest(request, subscription->ua_key, subscription->auth, context, delivery);
@@ -172,14 +175,18 @@ void ServiceState::OnAnswered(int status, std::optional<Delivery> delivery) {
   ++stats_.status_counts[status];
   if (delivery) {
     ++stats_.delivered;
-    deliveries_.push_back(std::move(*delivery));
+    if (record_deliveries_) {
+      deliveries_.push_back(std::move(*delivery));
+    }
   }
 }
 
 void ServiceState::RecordDelivery(Delivery delivery) {
   absl::MutexLock lock(&mu_);
   ++stats_.delivered;
-  deliveries_.push_back(std::move(delivery));
+  if (record_deliveries_) {
+    deliveries_.push_back(std::move(delivery));
+  }
 }
 
 void ServiceState::OnGoawaySent() {

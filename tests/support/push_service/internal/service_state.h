@@ -36,8 +36,9 @@ struct Decision {
 class ServiceState {
  public:
   // `origin` is the expected VAPID `aud`; endpoints are `endpoint_prefix` + token.
+  // `record_deliveries` false keeps only the counters (see TestPushService::Options).
   ServiceState(std::string origin, std::string endpoint_prefix,
-               std::string expected_vapid_public_key, FaultPlan faults);
+               std::string expected_vapid_public_key, FaultPlan faults, bool record_deliveries);
 
   // AddSubscription makes a new key pair, auth secret and token. Internal on CSPRNG failure.
   [[nodiscard]] absl::StatusOr<TestSubscription> AddSubscription();
@@ -79,6 +80,8 @@ class ServiceState {
   const std::string origin_;
   const std::string endpoint_prefix_;
   const std::string expected_vapid_public_key_;
+  const bool record_deliveries_;
+  VapidSignatureCache signature_cache_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<const SubscriptionRecord>, std::less<>> subscriptions_

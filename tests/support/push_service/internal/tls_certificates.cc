@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace webpush::testing::internal {
 namespace {
@@ -18,7 +20,7 @@ namespace {
 // issue on one machine, but a VM resumed from suspend can be off) and last two days: the
 // service is throw-away.
 constexpr long kNotBeforeOffsetSeconds = -3600;  // NOLINT(google-runtime-int): OpenSSL's type
-constexpr long kValiditySeconds = 2 * 86400;     // NOLINT(google-runtime-int)
+constexpr long kValiditySeconds = 2L * 86400;    // NOLINT(google-runtime-int)
 
 struct BioFree {
   void operator()(BIO* b) const { BIO_free(b); }

@@ -63,10 +63,13 @@ struct FaultPlan {
   // without being processed. 0 = never.
   int refuse_every_n_streams = 0;
   // When a connection has received this many requests, close its TCP connection abruptly (no
-  // GOAWAY, no TLS close_notify) *before* answering or recording that request. 0 = never.
+  // GOAWAY, no TLS close_notify) *before* answering or recording that request. The cut is clean:
+  // the answers to earlier requests are written first, and nothing after it is processed, so a
+  // client that re-sends what went unanswered delivers everything exactly once. 0 = never.
   int drop_connection_every_n_streams = 0;
-  // If true, the dropped request is recorded as delivered first when it is valid (outcome unknown
-  // to the client: a retry then legitimately duplicates it).
+  // If true, the cut happens right after recording that request, and the answers still queued
+  // (that request's and any other processed in the same read) are lost: the outcome is unknown
+  // to the client, and its retries legitimately duplicate those messages.
   bool drop_after_record = false;
 };
 

@@ -168,9 +168,24 @@ void H2Connection::OnRead(const asio::error_code& ec, size_t n) {
     Close();
     return;
   }
+  if (draining_for_drop_) {
+    Read();  // discard: closing with unread bytes would turn into a reset that eats our answers
+    return;
+  }
   if (!finishing_) {
     const ssize_t rv = nghttp2_session_mem_recv(session_, read_buf_.data(), n);
-    // A scripted drop stops here: whatever nghttp2 queued is never sent.
+    // A scripted drop stops here. Unless it is a clean drop, whatever nghttp2 queued is never
+    // sent.
+    if (dropping_ && flush_before_drop_) {
+      draining_for_drop_ = true;
+      if (writing_) {
+        close_when_written_ = true;  // the write completion flushes what is left, then closes
+      } else {
+        FlushThenClose();
+      }
+      Read();
+      return;
+    }
     if (rv < 0 || dropping_) {
       Close();
       return;
@@ -213,6 +228,10 @@ void H2Connection::Flush() {
                           self->Close();
                           return;
                         }
+                        if (self->close_when_written_) {
+                          self->FlushThenClose();
+                          return;
+                        }
                         self->Flush();
                       });
     return;
@@ -220,6 +239,37 @@ void H2Connection::Flush() {
   if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
     FinishGracefully();
   }
+}
+
+void H2Connection::FlushThenClose() {
+  // Writes everything nghttp2 has queued (answers to processed requests), then closes without
+  // a GOAWAY.
+  close_when_written_ = false;
+  std::vector<uint8_t> out;
+  for (;;) {
+    const uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n <= 0) {
+      break;
+    }
+    out.insert(out.end(), data, data + n);
+  }
+  if (out.empty()) {
+    FinishGracefully();
+    return;
+  }
+  write_buf_ = std::move(out);
+  writing_ = true;
+  asio::async_write(tls_, asio::buffer(write_buf_),
+                    [self = shared_from_this()](const asio::error_code& ec, size_t /*n*/) {
+                      self->writing_ = false;
+                      if (ec || self->closed_) {
+                        self->Close();
+                        return;
+                      }
+                      // FIN after the answers; no GOAWAY, so the client sees a lost connection.
+                      self->FinishGracefully();
+                    });
 }
 
 void H2Connection::FinishGracefully() {
@@ -338,8 +388,16 @@ int H2Connection::OnRequestComplete(Stream& stream) {
   const std::shared_ptr<const FaultPlan> faults = state_.faults();
   const int drop_after = faults->drop_connection_every_n_streams;
   if (drop_after > 0 && requests_ >= drop_after) {
-    if (faults->drop_after_record && decision.delivery) {
-      state_.RecordDelivery(std::move(*decision.delivery));
+    if (faults->drop_after_record) {
+      // The outcome-unknown drop: this request is recorded, and its answer (with any other
+      // answer still queued) never leaves.
+      if (decision.delivery) {
+        state_.RecordDelivery(std::move(*decision.delivery));
+      }
+    } else {
+      // The clean drop: this request is not processed, but the answers to the requests before
+      // it are written before the connection is cut.
+      flush_before_drop_ = true;
     }
     state_.OnConnectionDropped();
     dropping_ = true;

@@ -62,6 +62,7 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   // starts the graceful finish.
   void Flush();
   void FinishGracefully();
+  void FlushThenClose();
   void Close();
   int OnRequestComplete(Stream& stream);
   void Answer(Stream& stream, PushResponse response);
@@ -79,6 +80,9 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   bool finishing_ = false;
   bool closed_ = false;
   bool dropping_ = false;
+  bool flush_before_drop_ = false;  // clean drop: write the queued answers first
+  bool close_when_written_ = false;
+  bool draining_for_drop_ = false;  // clean drop under way: input is read and discarded
 
   std::map<int32_t, std::unique_ptr<Stream>> streams_;
   uint32_t advertised_max_streams_ = 0;

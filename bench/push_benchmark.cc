@@ -76,7 +76,9 @@ void BM_PushClient(benchmark::State& state) {
   int in_flight = 0;
   uint64_t delivered = 0;
   uint64_t other = 0;
-  const int window = connections * kStreamsPerConnection;
+  // Twice the streams the connections can carry are handed to the client, so that its queue never
+  // runs dry and every connection keeps 100 streams open, as h2load -m 100 does.
+  const int window = 2 * connections * kStreamsPerConnection;
   // The submitter refills in bursts of a quarter window, so that neither side wakes the other
   // for every single request (as an application feeding the client from batches would).
   const int low_water = window - window / 4;

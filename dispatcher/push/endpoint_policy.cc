@@ -15,17 +15,19 @@ absl::Status Invalid(std::string_view field, std::string_view what) {
   return absl::InvalidArgumentError(std::string(field) + ": " + std::string(what));
 }
 
+// ASCII only, on purpose: host names are compared as the allowlist spells them (no locale).
+char LowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 std::string Lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(), LowerAscii);
   return out;
 }
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() &&
          std::equal(prefix.begin(), prefix.end(), s.begin(),
-                    [](char p, char c) { return p == std::tolower(static_cast<unsigned char>(c)); });
+                    [](char p, char c) { return p == LowerAscii(c); });
 }
 
 bool ValidHostName(std::string_view host) {

@@ -71,6 +71,36 @@ bool Compute(P256X8BaseTable& table) {
 
 }  // namespace
 
+void P256X8BytesToLimbs(uint64_t out[kP256X8Limbs], const uint8_t in[32]) {
+  uint64_t w[4];  // little-endian 64-bit words
+  for (size_t i = 0; i < 4; ++i) {
+    uint64_t v = 0;
+    for (size_t j = 0; j < 8; ++j) {
+      v = (v << 8) | in[(3 - i) * 8 + j];
+    }
+    w[i] = v;
+  }
+  out[0] = w[0] & kP256X8LimbMask;
+  out[1] = ((w[0] >> 52) | (w[1] << 12)) & kP256X8LimbMask;
+  out[2] = ((w[1] >> 40) | (w[2] << 24)) & kP256X8LimbMask;
+  out[3] = ((w[2] >> 28) | (w[3] << 36)) & kP256X8LimbMask;
+  out[4] = w[3] >> 16;
+}
+
+void P256X8LimbsToBytes(uint8_t out[32], const uint64_t in[kP256X8Limbs]) {
+  const uint64_t w[4] = {
+      in[0] | (in[1] << 52),
+      (in[1] >> 12) | (in[2] << 40),
+      (in[2] >> 24) | (in[3] << 28),
+      (in[3] >> 36) | (in[4] << 16),
+  };
+  for (size_t i = 0; i < 4; ++i) {
+    for (size_t j = 0; j < 8; ++j) {
+      out[(3 - i) * 8 + j] = static_cast<uint8_t>(w[i] >> (56 - 8 * j));
+    }
+  }
+}
+
 const P256X8BaseTable* P256X8GetBaseTable() {
   static std::once_flag once;
   static P256X8BaseTable* table = nullptr;

@@ -13,38 +13,15 @@ inline constexpr size_t kP256X8Limbs = 5;
 inline constexpr uint64_t kP256X8LimbMask = (uint64_t{1} << 52) - 1;
 
 // P256X8BytesToLimbs splits the big-endian 256-bit integer `in` into five 52-bit limbs, least
-// significant first. Branch-free, data-independent indexing.
-inline void P256X8BytesToLimbs(uint64_t out[kP256X8Limbs], const uint8_t in[32]) {
-  uint64_t w[4];  // little-endian 64-bit words
-  for (size_t i = 0; i < 4; ++i) {
-    uint64_t v = 0;
-    for (size_t j = 0; j < 8; ++j) {
-      v = (v << 8) | in[(3 - i) * 8 + j];
-    }
-    w[i] = v;
-  }
-  out[0] = w[0] & kP256X8LimbMask;
-  out[1] = ((w[0] >> 52) | (w[1] << 12)) & kP256X8LimbMask;
-  out[2] = ((w[1] >> 40) | (w[2] << 24)) & kP256X8LimbMask;
-  out[3] = ((w[2] >> 28) | (w[3] << 36)) & kP256X8LimbMask;
-  out[4] = w[3] >> 16;
-}
+// significant first. Branch-free, data-independent indexing. Defined out of line in
+// p256_x8_table.cc on purpose: an inline function used by the AVX-512 translation unit could be
+// emitted there as a COMDAT copy with AVX-512 instructions and picked by the linker for
+// everyone, faulting on CPUs without AVX-512.
+void P256X8BytesToLimbs(uint64_t out[kP256X8Limbs], const uint8_t in[32]);
 
 // P256X8LimbsToBytes is the inverse for fully reduced limbs (each below 2^52, value below
 // 2^256): `out` gets the big-endian 32-byte encoding.
-inline void P256X8LimbsToBytes(uint8_t out[32], const uint64_t in[kP256X8Limbs]) {
-  const uint64_t w[4] = {
-      in[0] | (in[1] << 52),
-      (in[1] >> 12) | (in[2] << 40),
-      (in[2] >> 24) | (in[3] << 28),
-      (in[3] >> 36) | (in[4] << 16),
-  };
-  for (size_t i = 0; i < 4; ++i) {
-    for (size_t j = 0; j < 8; ++j) {
-      out[(3 - i) * 8 + j] = static_cast<uint8_t>(w[i] >> (56 - 8 * j));
-    }
-  }
-}
+void P256X8LimbsToBytes(uint8_t out[32], const uint64_t in[kP256X8Limbs]);
 
 // Fixed-base comb: a scalar is recoded into 65 signed 4-bit digits d_i in [-8, 8] with
 // k = sum d_i 16^i, so k·G = sum d_i·(16^i G). Row i holds j·16^i·G for j = 1..8 as affine

@@ -16,7 +16,9 @@ using Vec = __m512i;
 using Mask = __mmask8;
 
 inline Vec Zero() { return _mm512_setzero_si512(); }
-inline Vec Broadcast(uint64_t v) { return _mm512_set1_epi64(static_cast<long long>(v)); }
+inline Vec Broadcast(uint64_t v) {
+  return _mm512_set1_epi64(static_cast<long long>(v));  // NOLINT(google-runtime-int): intrinsic
+}
 inline Vec Load(const uint64_t* p) { return _mm512_loadu_si512(p); }
 inline void Store(uint64_t* p, Vec v) { _mm512_storeu_si512(p, v); }
 inline Vec Add(Vec a, Vec b) { return _mm512_add_epi64(a, b); }

@@ -140,6 +140,7 @@ class PushClient::Impl {
     s.connect_failures = get(stats_.connect_failures);
     s.origin_throttles = get(stats_.origin_throttles);
     s.pings_sent = get(stats_.pings_sent);
+    s.tls_resumptions = get(stats_.tls_resumptions);
     return s;
   }
 

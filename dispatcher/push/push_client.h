@@ -93,6 +93,7 @@ struct PushClientStats {
   uint64_t connect_failures = 0;
   uint64_t origin_throttles = 0;  // 429 answers (quota rejections)
   uint64_t pings_sent = 0;
+  uint64_t tls_resumptions = 0;  // handshakes that resumed an earlier session of the origin
 };
 
 class PushClient {

@@ -515,6 +515,8 @@ TEST_F(PushClientTest, IdleConnectionsCloseAndReconnectOnDemand) {
   EXPECT_EQ(b.Snapshot().at(0)[0].result, PushResult::kDelivered);
   EXPECT_EQ(service_->stats().connections_accepted, 2U);
   EXPECT_EQ(client->stats().connections_opened, 2U);
+  // The second handshake resumed the first connection's session (a TLS 1.3 ticket).
+  EXPECT_EQ(client->stats().tls_resumptions, 1U);
 }
 
 TEST_F(PushClientTest, UnreachableServiceFailsWithinBounds) {

@@ -117,6 +117,9 @@ void H2Connection::Handshake() {
       self->Fail("tls: the push service did not negotiate HTTP/2 (ALPN h2)");
       return;
     }
+    if (SSL_session_reused(self->socket_.native_handle()) == 1) {
+      AtomicStats::Add(self->stats_->tls_resumptions);
+    }
     if (!self->StartSession()) {
       self->Fail("http2: cannot start the session");
       return;
@@ -391,7 +394,11 @@ void H2Connection::Flush() {
   }
   if (write_buf_.empty()) {
     if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {
-      Close(TransportFailure::kConnectionLost);  // GOAWAY exchanged and every stream finished
+      // GOAWAY exchanged and every stream finished: an orderly end. Marking the TLS shutdown
+      // done keeps the session resumable (OpenSSL drops sessions of connections that end
+      // abruptly, as it should for lost ones).
+      SSL_set_shutdown(socket_.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+      Close(TransportFailure::kConnectionLost);
       Deliver();
     }
     return;

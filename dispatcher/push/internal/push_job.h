@@ -29,7 +29,7 @@ struct AtomicStats {
   std::atomic<uint64_t> requests_accepted{0}, requests_refused{0}, streams_opened{0}, responses{0},
       delivered{0}, gone{0}, too_large{0}, rejected{0}, failed{0}, retries{0}, refused_streams{0},
       goaways{0}, timeouts{0}, connections_lost{0}, connections_opened{0}, connect_failures{0},
-      origin_throttles{0}, pings_sent{0};
+      origin_throttles{0}, pings_sent{0}, tls_resumptions{0};
 
   static void Add(std::atomic<uint64_t>& counter, uint64_t n = 1) {
     counter.fetch_add(n, std::memory_order_relaxed);

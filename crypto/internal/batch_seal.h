@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "crypto/internal/p256_batch.h"
+#include "crypto/keys.h"
+
+// The symmetric half of batch encryption: for up to eight lanes whose ECDH secrets are known,
+// RFC 8291 §3.3-3.4 key derivation, RFC 8188 content keys and one aes128gcm record each.
+namespace webpush::crypto::internal {
+
+// SealLanes describes one group. Pointers are borrowed; lanes [0, count) are used and only those
+// whose bit is set in `live` are sealed.
+struct SealLanes {
+  size_t count = 0;
+  uint32_t live = 0;
+  const uint8_t* secret[kP256BatchLanes] = {};     // 32-byte ECDH x-coordinate (secret)
+  const uint8_t* as_public[kP256BatchLanes] = {};  // 65-byte ephemeral public key (keyid)
+  const uint8_t* salt[kP256BatchLanes] = {};       // 16 bytes
+  const SubscriptionKeys* to[kP256BatchLanes] = {};
+  std::span<const uint8_t> plaintext[kP256BatchLanes];
+  size_t padding[kP256BatchLanes] = {};
+  std::span<uint8_t> out[kP256BatchLanes];  // exactly EncryptedSize(plaintext, padding) bytes
+};
+
+// BatchSealer writes the body of every live lane. It keeps its scratch between calls (no heap
+// allocation per message) and wipes every derived key before Seal returns. Not thread-safe.
+class BatchSealer {
+ public:
+  BatchSealer() = default;
+  BatchSealer(const BatchSealer&) = delete;
+  BatchSealer& operator=(const BatchSealer&) = delete;
+  BatchSealer(BatchSealer&&) = delete;
+  BatchSealer& operator=(BatchSealer&&) = delete;
+  ~BatchSealer() = default;
+
+  // Seal returns the mask of lanes sealed; a live lane missing from it failed (OpenSSL error).
+  [[nodiscard]] uint32_t Seal(const SealLanes& lanes);
+};
+
+}  // namespace webpush::crypto::internal

@@ -6,6 +6,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "dispatcher/ctl/ctl_commands.h"
+#include "dispatcher/ctl/speed_command.h"
 
 namespace {
 
@@ -77,6 +78,23 @@ int Run(int argc, char** argv) {
   dec_cmd->add_option("--auth", dec.auth, "Subscription auth secret, base64url")->required();
   dec_cmd->add_option("--in", dec.in_file, "Body file (default stdin)");
 
+  // speed
+  ctl::SpeedOptions speed;
+  CLI::App* speed_cmd = app.add_subcommand(
+      "speed", "Measure messages encrypted, P-256 keygen and ECDH per second on this machine");
+  speed_cmd->add_option("--seconds", speed.seconds, "Seconds per test and path")
+      ->capture_default_str();
+  speed_cmd->add_option("--payload-size", speed.payload_size, "Payload bytes (0 to 3993)")
+      ->capture_default_str();
+  speed_cmd->add_option("--batch", speed.batch, "Messages per batch call")->capture_default_str();
+  speed_cmd->add_option("--threads", speed.threads, "Threads (one per core)")
+      ->capture_default_str();
+  speed_cmd
+      ->add_option("--path", speed.path,
+                   "reference, batch, or auto (reference and the batch path production picks)")
+      ->check(CLI::IsMember({"reference", "batch", "auto"}))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -104,6 +122,9 @@ int Run(int argc, char** argv) {
   }
   if (dec_cmd->parsed()) {
     return Report(ctl::Decrypt(dec, std::cin, std::cout));
+  }
+  if (speed_cmd->parsed()) {
+    return Report(ctl::Speed(speed, std::cout));
   }
   return Report(absl::InvalidArgumentError("no command given; see --help"));
 }

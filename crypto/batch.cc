@@ -143,8 +143,8 @@ BatchOutcome CheckItem(const BatchItem& item) {
 }
 
 // RunGroup takes the group's items from scalars and salts to finished bodies.
-void RunGroup(P256Path path, internal::BatchSealer& sealer, Group& g,
-              std::span<const BatchItem> items, std::span<BatchResult> results) {
+void RunGroup(P256Path path, Group& g, std::span<const BatchItem> items,
+              std::span<BatchResult> results) {
   g.ok = (1U << g.count) - 1;
   for (size_t lane = 0; lane < g.count; ++lane) {
     const SubscriptionKeys& to = *items[g.item[lane]].to;
@@ -166,7 +166,7 @@ void RunGroup(P256Path path, internal::BatchSealer& sealer, Group& g,
     lanes.padding[lane] = item.padding;
     lanes.out[lane] = item.out.first(EncryptedSize(item.plaintext.size(), item.padding));
   }
-  const uint32_t sealed = sealer.Seal(lanes);
+  const uint32_t sealed = internal::SealBatch(lanes);
 
   for (size_t lane = 0; lane < g.count; ++lane) {
     BatchResult& result = results[g.item[lane]];
@@ -204,8 +204,8 @@ bool DrawEphemerals(Group& g) {
   return true;
 }
 
-void DrawAndRunGroup(P256Path path, internal::BatchSealer& sealer, Group& g,
-                     std::span<const BatchItem> items, std::span<BatchResult> results) {
+void DrawAndRunGroup(P256Path path, Group& g, std::span<const BatchItem> items,
+                     std::span<BatchResult> results) {
   if (!DrawEphemerals(g)) {
     for (size_t lane = 0; lane < g.count; ++lane) {
       results[g.item[lane]].outcome = BatchOutcome::kInternal;
@@ -214,7 +214,7 @@ void DrawAndRunGroup(P256Path path, internal::BatchSealer& sealer, Group& g,
     g.count = 0;
     return;
   }
-  RunGroup(path, sealer, g, items, results);
+  RunGroup(path, g, items, results);
 }
 
 std::string_view FieldOf(BatchOutcome outcome) {
@@ -345,12 +345,11 @@ absl::StatusOr<BatchEncryptor> BatchEncryptor::Create(const BatchOptions& option
 }
 
 absl::Status BatchEncryptor::Encrypt(std::span<const BatchItem> items,
-                                     std::span<BatchResult> results) {
+                                     std::span<BatchResult> results) const {
   if (results.size() != items.size()) {
     return absl::InvalidArgumentError(
         internal::StrCat("results: ", results.size(), " entries for ", items.size(), " items"));
   }
-  internal::BatchSealer sealer;
   Group g;
   for (size_t i = 0; i < items.size(); ++i) {
     results[i].size = 0;
@@ -360,11 +359,11 @@ absl::Status BatchEncryptor::Encrypt(std::span<const BatchItem> items,
     }
     g.item[g.count] = i;
     if (++g.count == kLanes) {
-      DrawAndRunGroup(path_, sealer, g, items, results);
+      DrawAndRunGroup(path_, g, items, results);
     }
   }
   if (g.count > 0) {
-    DrawAndRunGroup(path_, sealer, g, items, results);
+    DrawAndRunGroup(path_, g, items, results);
   }
   return absl::OkStatus();
 }
@@ -372,7 +371,7 @@ absl::Status BatchEncryptor::Encrypt(std::span<const BatchItem> items,
 absl::Status BatchEncryptor::EncryptWithKeysAndSalts(
     std::span<const BatchItem> items,
     std::span<const std::array<uint8_t, kP256PrivateKeySize>> ephemeral_keys,
-    std::span<const Salt> salts, std::span<BatchResult> results) {
+    std::span<const Salt> salts, std::span<BatchResult> results) const {
   if (ephemeral_keys.size() != items.size()) {
     return absl::InvalidArgumentError(internal::StrCat("ephemeral_keys: ", ephemeral_keys.size(),
                                                        " keys for ", items.size(), " items"));
@@ -385,7 +384,6 @@ absl::Status BatchEncryptor::EncryptWithKeysAndSalts(
     return absl::InvalidArgumentError(
         internal::StrCat("results: ", results.size(), " entries for ", items.size(), " items"));
   }
-  internal::BatchSealer sealer;
   Group g;
   for (size_t i = 0; i < items.size(); ++i) {
     results[i].size = 0;
@@ -402,16 +400,16 @@ absl::Status BatchEncryptor::EncryptWithKeysAndSalts(
     std::copy(salts[i].begin(), salts[i].end(), g.salts[lane]);
     g.item[lane] = i;
     if (++g.count == kLanes) {
-      RunGroup(path_, sealer, g, items, results);
+      RunGroup(path_, g, items, results);
     }
   }
   if (g.count > 0) {
-    RunGroup(path_, sealer, g, items, results);
+    RunGroup(path_, g, items, results);
   }
   return absl::OkStatus();
 }
 
-absl::Status BatchEncryptor::GenerateKeysForSpeed(size_t count) {
+absl::Status BatchEncryptor::GenerateKeysForSpeed(size_t count) const {
   Group g;
   for (size_t done = 0; done < count; done += g.count) {
     g.count = std::min(kLanes, count - done);
@@ -427,7 +425,7 @@ absl::Status BatchEncryptor::GenerateKeysForSpeed(size_t count) {
   return absl::OkStatus();
 }
 
-absl::Status BatchEncryptor::AgreeForSpeed(std::span<const P256PublicKey> peers) {
+absl::Status BatchEncryptor::AgreeForSpeed(std::span<const P256PublicKey> peers) const {
   Group g;
   for (size_t done = 0; done < peers.size(); done += g.count) {
     g.count = std::min(kLanes, peers.size() - done);

@@ -91,9 +91,11 @@ struct BatchOptions {
 
 // BatchEncryptor encrypts batches of messages. Groups of eight valid items run through the
 // 8-lane P-256 kernels (a short last group is padded with dummy lanes); invalid items are set
-// aside before the group is formed, so they cost no lane. Scratch is fixed-size and reused: no
-// heap allocation per message in our code. Every secret (ephemeral scalars, ECDH secrets, keys
-// derived from them) is wiped before a call returns. Not thread-safe: use one per thread.
+// aside before the group is formed, so they cost no lane. Scratch is fixed-size, on the stack,
+// and OpenSSL's contexts are per thread and reused: no heap allocation per message in our code
+// (tests/crypto/batch_alloc_test.cc counts). Every secret (ephemeral scalars, ECDH secrets, keys
+// derived from them) is wiped before a call returns. Immutable after Create: one encryptor may
+// be used from any number of threads at once.
 class BatchEncryptor {
  public:
   // Create resolves the P-256 path from `options` (and the environment, see BatchOptions).
@@ -107,7 +109,7 @@ class BatchEncryptor {
   // item (webpush-protocol.md §1.6) and writes `results[i]`. Returns InvalidArgument ("results")
   // only when `results` and `items` differ in size; a bad item fails alone, in its result.
   [[nodiscard]] absl::Status Encrypt(std::span<const BatchItem> items,
-                                     std::span<BatchResult> results);
+                                     std::span<BatchResult> results) const;
 
   // EncryptWithKeysAndSalts is Encrypt with caller-supplied ephemeral private keys (big-endian
   // scalars) and salts, one per item, as EncryptWithKeyAndSalt does for one message: for tests
@@ -116,17 +118,17 @@ class BatchEncryptor {
   [[nodiscard]] absl::Status EncryptWithKeysAndSalts(
       std::span<const BatchItem> items,
       std::span<const std::array<uint8_t, kP256PrivateKeySize>> ephemeral_keys,
-      std::span<const Salt> salts, std::span<BatchResult> results);
+      std::span<const Salt> salts, std::span<BatchResult> results) const;
 
   // GenerateKeysForSpeed runs `count` ephemeral key generations (CSPRNG scalar and fixed-base
   // multiplication) on this encryptor's path and discards them; `webpushctl speed` and the
   // benchmarks time it. Internal on CSPRNG or OpenSSL failure.
-  [[nodiscard]] absl::Status GenerateKeysForSpeed(size_t count);
+  [[nodiscard]] absl::Status GenerateKeysForSpeed(size_t count) const;
 
   // AgreeForSpeed runs one ECDH (variable-base multiplication with a fresh scalar) per element of
   // `peers` on this encryptor's path and discards the secrets. InvalidArgument ("peers[i]") for
   // a peer that is not a point on P-256.
-  [[nodiscard]] absl::Status AgreeForSpeed(std::span<const P256PublicKey> peers);
+  [[nodiscard]] absl::Status AgreeForSpeed(std::span<const P256PublicKey> peers) const;
 
  private:
   explicit BatchEncryptor(P256Path path) : path_(path) {}

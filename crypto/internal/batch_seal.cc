@@ -135,7 +135,7 @@ bool WriteRecord(const LaneSecrets& s, const SealLanes& lanes, size_t lane) {
 
 }  // namespace
 
-uint32_t BatchSealer::Seal(const SealLanes& lanes) {
+uint32_t SealBatch(const SealLanes& lanes) {
   uint32_t sealed = 0;
   LaneSecrets secrets;
   for (size_t lane = 0; lane < lanes.count; ++lane) {

@@ -25,19 +25,9 @@ struct SealLanes {
   std::span<uint8_t> out[kP256BatchLanes];  // exactly EncryptedSize(plaintext, padding) bytes
 };
 
-// BatchSealer writes the body of every live lane. It keeps its scratch between calls (no heap
-// allocation per message) and wipes every derived key before Seal returns. Not thread-safe.
-class BatchSealer {
- public:
-  BatchSealer() = default;
-  BatchSealer(const BatchSealer&) = delete;
-  BatchSealer& operator=(const BatchSealer&) = delete;
-  BatchSealer(BatchSealer&&) = delete;
-  BatchSealer& operator=(BatchSealer&&) = delete;
-  ~BatchSealer() = default;
-
-  // Seal returns the mask of lanes sealed; a live lane missing from it failed (OpenSSL error).
-  [[nodiscard]] uint32_t Seal(const SealLanes& lanes);
-};
+// SealBatch writes the body of every live lane and returns the mask of lanes sealed; a live lane
+// missing from it failed (OpenSSL error). Allocates nothing; wipes every derived key before it
+// returns. Thread-safe (OpenSSL's per-thread cipher context, everything else on the stack).
+[[nodiscard]] uint32_t SealBatch(const SealLanes& lanes);
 
 }  // namespace webpush::crypto::internal

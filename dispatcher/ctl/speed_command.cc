@@ -1,6 +1,7 @@
 #include "dispatcher/ctl/speed_command.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -101,8 +102,7 @@ class Worker {
   }
 
  private:
-  Worker(bool single, crypto::BatchEncryptor encryptor)
-      : single_(single), encryptor_(std::move(encryptor)) {}
+  Worker(bool single, crypto::BatchEncryptor encryptor) : single_(single), encryptor_(encryptor) {}
 
   absl::StatusOr<size_t> EncryptOneByOne() {
     for (size_t i = 0; i < items_.size(); ++i) {
@@ -182,8 +182,10 @@ absl::StatusOr<Rate> RunTest(std::vector<std::unique_ptr<Worker>>& workers, Test
   Rate rate;
   for (const Outcome& o : outcomes) {
     if (!o.status.ok()) {
-      return absl::InternalError(std::string(TestName(test)) + ": " +
-                                 std::string(o.status.message()));
+      std::string message(TestName(test));
+      message += ": ";
+      message.append(o.status.message().data(), o.status.message().size());
+      return absl::InternalError(message);
     }
     rate.total += o.ops_per_second;
   }
@@ -209,9 +211,10 @@ absl::Status CheckOptions(const SpeedOptions& options) {
 }
 
 std::string Format(const char* format, double value) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), format, value);  // NOLINT(cppcoreguidelines-pro-type-vararg)
-  return buf;
+  std::array<char, 32> buf{};
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-vararg): no std::format in GCC 12
+  std::snprintf(buf.data(), buf.size(), format, value);
+  return buf.data();
 }
 
 std::string Pad(std::string_view text, size_t width, bool right) {

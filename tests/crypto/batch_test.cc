@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/ece.h"
@@ -345,6 +346,31 @@ TEST_P(BatchEncryptorTest, SpeedHelpersRunAndRejectBadPeers) {
   const absl::Status s = encryptor.AgreeForSpeed(peers);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(s), "peers[9]: not a point on P-256");
+}
+
+TEST_P(BatchEncryptorTest, OneEncryptorServesSeveralThreadsAtOnce) {
+  const BatchEncryptor encryptor = NewEncryptor();
+  std::mt19937 rng(11);
+  std::vector<Case> cases;
+  for (int t = 0; t < 3; ++t) {
+    cases.push_back(MakeCase(rng, 20));
+  }
+  std::vector<std::thread> threads;
+  for (Case& c : cases) {
+    threads.emplace_back([&encryptor, &c] {
+      for (int round = 0; round < 3; ++round) {
+        EXPECT_TRUE(encryptor.EncryptWithKeysAndSalts(c.items, c.scalars, c.salts, c.results).ok());
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  for (const Case& c : cases) {
+    for (size_t i = 0; i < c.items.size(); ++i) {
+      ExpectMatchesReference(c, i);
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllPaths, BatchEncryptorTest,

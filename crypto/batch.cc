@@ -245,14 +245,12 @@ absl::StatusOr<P256Path> ResolvePath(const BatchOptions& options) {
     // Read once at construction, never in the hot path.
     const char* value = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
     if (value != nullptr && *value != '\0') {
+      // `emulated` is a test hook, not something to set on a production host.
       absl::StatusOr<PathOption> parsed = ParsePathOption(value, kCryptoPathEnvironmentVariable);
-      if (!parsed.ok()) {
-        return parsed.status();
-      }
-      if (*parsed == PathOption::kEmulated) {
+      if (!parsed.ok() || *parsed == PathOption::kEmulated) {
         return absl::InvalidArgumentError(
-            internal::StrCat(kCryptoPathEnvironmentVariable,
-                             ": 'emulated' is a test-only option; use reference, batch or auto"));
+            internal::StrCat(kCryptoPathEnvironmentVariable, ": unknown value '", value,
+                             "' (expected reference, batch or auto)"));
       }
       from_environment = *parsed;
     }

@@ -251,6 +251,13 @@ absl::Status Speed(const SpeedOptions& options, std::ostream& out) {
     paths.emplace_back("batch", false);
   }
 
+  // A bad WEBPUSH_CRYPTO_PATH fails here, before anything is printed.
+  crypto::BatchOptions probe;
+  probe.path = *option;
+  if (absl::StatusOr<crypto::BatchEncryptor> e = crypto::BatchEncryptor::Create(probe); !e.ok()) {
+    return e.status();
+  }
+
   const unsigned cores = std::thread::hardware_concurrency();
   out << "webpushctl speed: " << Format("%g", options.seconds) << " s per test, " << options.threads
       << " thread(s) on " << cores << " hardware thread(s), payload " << options.payload_size

@@ -1,5 +1,6 @@
 #include "dispatcher/ctl/speed_command.h"
 
+#include <cstdlib>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -132,6 +133,24 @@ TEST(SpeedCommandTest, RejectsBadOptionsNamingTheFlag) {
   const absl::Status s = Speed(o, out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Message(s).rfind("--path: ", 0), 0u) << s;
+  EXPECT_TRUE(out.str().empty());
+}
+
+TEST(SpeedCommandTest, ABadEnvironmentValueFailsBeforeAnyOutput) {
+  const char* saved = std::getenv("WEBPUSH_CRYPTO_PATH");  // NOLINT(concurrency-mt-unsafe)
+  const std::string saved_value = saved == nullptr ? "" : saved;
+  setenv("WEBPUSH_CRYPTO_PATH", "fastest", 1);  // NOLINT(concurrency-mt-unsafe)
+  std::ostringstream out;
+  const absl::Status s = Speed(Short("auto"), out);
+  if (saved == nullptr) {
+    unsetenv("WEBPUSH_CRYPTO_PATH");  // NOLINT(concurrency-mt-unsafe)
+  } else {
+    setenv("WEBPUSH_CRYPTO_PATH", saved_value.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+  }
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Message(s),
+            "WEBPUSH_CRYPTO_PATH: unknown value 'fastest' (expected reference, "
+            "batch or auto)");
   EXPECT_TRUE(out.str().empty());
 }
 

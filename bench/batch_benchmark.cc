@@ -7,6 +7,7 @@
 // Results: bench/README.md.
 
 #include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -145,6 +146,9 @@ void BM_P256Ecdh(benchmark::State& state, PathOption option) {
 // benchmark name for the ratio table.
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
+  // Colour only on a terminal, as the default reporter does, so logs (test.sh) stay plain text.
+  RatioReporter() : ConsoleReporter(isatty(STDOUT_FILENO) != 0 ? OO_Color : OO_None) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {

@@ -68,7 +68,7 @@ if ((fuzz)) && command -v clang++ >/dev/null; then
   rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     build-fuzz/tests/fuzz/batch_differential_fuzzer -max_total_time="${FUZZ_SECONDS:-30}" \
-    -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus \
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build-fuzz/ build-fuzz/corpus \
     tests/fuzz/corpus/batch_differential_fuzzer 2>build-fuzz/fuzz.log ||
     { tail -40 build-fuzz/fuzz.log >&2; exit 1; }
   grep -E '^stat::number_of_executed_units' build-fuzz/fuzz.log || true

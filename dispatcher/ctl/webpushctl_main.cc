@@ -171,7 +171,7 @@ int Run(int argc, char** argv) {
   if (push_cmd->parsed()) {
     push.progress = isatty(STDERR_FILENO) == 1;
     return Report(ctl::Push(push, std::cin, std::cout, std::cerr));
-
+  }
   if (speed_cmd->parsed()) {
     return Report(ctl::Speed(speed, std::cout));
   }

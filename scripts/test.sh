@@ -82,7 +82,12 @@ if ((bench)); then
   build/bench/webpush_batch_bench --benchmark_min_time=0.01 >>build/bench-smoke.log
   # The queue benchmarks start and stop their own redis-server.
   build/bench/webpush_queue_bench --benchmark_min_time=0.01 >>build/bench-smoke.log
+  build/bench/webpush_p256_bench --benchmark_min_time=0.01 >>build/bench-smoke.log
   echo "benchmarks ran: $(grep -c '^BM_' build/bench-smoke.log) entries"
+  # The push client against h2load through nghttpd: a short run keeps the script working.
+  python3 bench/run_push_comparison.py --bench build/bench/webpush_push_bench --repetitions 1 \
+    --requests 2000 --min-time 0.05 >build/push-comparison-smoke.log
+  tail -1 build/push-comparison-smoke.log
 fi
 
 stage "done"

@@ -299,9 +299,10 @@ absl::Status Push(const PushOptions& options, std::istream& in, std::ostream& ou
     const std::string redacted = push::RedactedEndpoint(sub->endpoint);
     tracker.WaitForRoom();
     const absl::Status sent = (*client)->Send(
-        std::move(request),
-        [&tracker, line_number, redacted, json = options.gone_out ? line : ""](
-            const push::PushOutcome& outcome) { tracker.Done(line_number, redacted, json, outcome); });
+        std::move(request), [&tracker, line_number, redacted, json = options.gone_out ? line : ""](
+                                const push::PushOutcome& outcome) {
+          tracker.Done(line_number, redacted, json, outcome);
+        });
     if (!sent.ok()) {
       tracker.Unsent();
       tracker.Invalid(line_number, std::string(sent.message()) + " (" + redacted + ")");
@@ -328,7 +329,8 @@ absl::Status Push(const PushOptions& options, std::istream& in, std::ostream& ou
       << summary.rejected << ", too large " << summary.too_large << ", failed " << summary.failed
       << ", invalid " << summary.invalid << "; " << messages << " messages in " << std::fixed
       << std::setprecision(2) << summary.seconds << " s (" << std::setprecision(0)
-      << (summary.seconds > 0 ? static_cast<double>(messages) / summary.seconds : 0.0) << " requests/s)\n";
+      << (summary.seconds > 0 ? static_cast<double>(messages) / summary.seconds : 0.0)
+      << " requests/s)\n";
   if (summary_out != nullptr) {
     *summary_out = summary;
   }

@@ -9,7 +9,6 @@
 #include "absl/status/status.h"
 #include "dispatcher/ctl/ctl_commands.h"
 #include "dispatcher/ctl/push_command.h"
-
 #include "dispatcher/ctl/speed_command.h"
 
 namespace {

@@ -25,9 +25,8 @@ std::string Lower(std::string_view s) {
 }
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), s.begin(),
-                    [](char p, char c) { return p == LowerAscii(c); });
+  return s.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), s.begin(),
+                                                 [](char p, char c) { return p == LowerAscii(c); });
 }
 
 bool ValidHostName(std::string_view host) {

@@ -175,8 +175,8 @@ void OriginPool::FailPending(PushResult result, const std::string& reason, bool 
 void OriginPool::OnStreamDone(H2Connection& /*connection*/, std::unique_ptr<Job> job,
                               StreamResult result) {
   // The clock is read only off the hot path (a 2xx answer needs no time).
-  const bool answered_ok = !result.failure.has_value() && result.status >= 200 &&
-                           result.status < 300;
+  const bool answered_ok =
+      !result.failure.has_value() && result.status >= 200 && result.status < 300;
   const absl::Time now = answered_ok ? absl::InfinitePast() : absl::Now();
   if (stopping_) {
     job->last = FailureOutcome(TransportFailure::kConnectionLost, "client stopped");

@@ -24,14 +24,12 @@ absl::StatusOr<ResolveOverride> ParseResolveOverride(std::string_view text,
     return absl::InvalidArgumentError(std::string(field) + ": expected HOST:PORT:ADDRESS");
   }
   ResolveOverride o;
-  o.host = std::string(text.substr(0, first));
-  std::transform(o.host.begin(), o.host.end(), o.host.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   absl::StatusOr<HostRule> rule =
       ParseHostRule(std::string(text.substr(0, second)), field);  // checks host and port
   if (!rule.ok() || rule->suffix) {
     return absl::InvalidArgumentError(std::string(field) + ": expected HOST:PORT:ADDRESS");
   }
+  o.host = rule->host;  // lower-cased, as the pools compare it
   o.port = rule->port;
   std::string address(text.substr(second + 1));
   if (address.size() > 2 && address.front() == '[' && address.back() == ']') {

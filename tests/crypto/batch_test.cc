@@ -17,6 +17,7 @@
 #include "crypto/internal/p256_batch.h"
 #include "crypto/keys.h"
 #include "gtest/gtest.h"
+#include "tests/crypto/test_recipients.h"
 
 namespace webpush::crypto {
 namespace {
@@ -24,27 +25,6 @@ namespace {
 using Scalar = std::array<uint8_t, kP256PrivateKeySize>;
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
-
-struct Recipient {
-  P256KeyPair key;
-  SubscriptionKeys subscription;
-};
-
-Recipient NewRecipient() {
-  auto key = P256KeyPair::Generate();
-  auto auth = GenerateAuthSecret();
-  EXPECT_TRUE(key.ok() && auth.ok());
-  SubscriptionKeys sub{key->public_key(), *auth};
-  return {std::move(*key), sub};
-}
-
-std::vector<uint8_t> RandomBytes(std::mt19937& rng, size_t n) {
-  std::vector<uint8_t> out(n);
-  for (auto& b : out) {
-    b = static_cast<uint8_t>(rng());
-  }
-  return out;
-}
 
 // EnvironmentPath is what WEBPUSH_CRYPTO_PATH forces for this process (the portable ctest run
 // sets it to `reference`).

@@ -6,33 +6,13 @@
 
 #include "crypto/base64url.h"
 #include "gtest/gtest.h"
+#include "tests/crypto/test_recipients.h"
 #include "tests/support/vector_file.h"
 
 namespace webpush::crypto {
 namespace {
 
 using ::webpush::testing::ReadVectorFile;
-
-struct Recipient {
-  P256KeyPair key;
-  SubscriptionKeys subscription;
-};
-
-Recipient NewRecipient() {
-  auto key = P256KeyPair::Generate();
-  auto auth = GenerateAuthSecret();
-  EXPECT_TRUE(key.ok() && auth.ok());
-  SubscriptionKeys sub{key->public_key(), *auth};
-  return {std::move(*key), sub};
-}
-
-std::vector<uint8_t> RandomBytes(std::mt19937& rng, size_t n) {
-  std::vector<uint8_t> out(n);
-  for (auto& b : out) {
-    b = static_cast<uint8_t>(rng());
-  }
-  return out;
-}
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 

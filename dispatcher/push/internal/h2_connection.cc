@@ -356,14 +356,12 @@ void H2Connection::Read() {
     }
     if (ec) {
       self->Close(TransportFailure::kConnectionLost);
-      self->Deliver();
       return;
     }
     self->last_received_ = absl::Now();
     const ssize_t rv = nghttp2_session_mem_recv(self->session_, self->read_buf_.data(), n);
     if (rv < 0) {
       self->Close(TransportFailure::kProtocol);
-      self->Deliver();
       return;
     }
     self->Flush();
@@ -384,7 +382,6 @@ void H2Connection::Flush() {
     const ssize_t n = nghttp2_session_mem_send(session_, &data);
     if (n < 0) {
       Close(TransportFailure::kProtocol);
-      Deliver();
       return;
     }
     if (n == 0) {
@@ -399,7 +396,6 @@ void H2Connection::Flush() {
       // abruptly, as it should for lost ones).
       SSL_set_shutdown(socket_.native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
       Close(TransportFailure::kConnectionLost);
-      Deliver();
     }
     return;
   }
@@ -412,7 +408,6 @@ void H2Connection::Flush() {
     }
     if (ec) {
       self->Close(TransportFailure::kConnectionLost);
-      self->Deliver();
       return;
     }
     self->Flush();
@@ -460,7 +455,6 @@ void H2Connection::Fail(const std::string& reason) {
   AtomicStats::Add(stats_->connect_failures);
   failed_reason_ = reason;
   Close(TransportFailure::kConnect);
-  Deliver();
 }
 
 void H2Connection::Close(TransportFailure pending_failure) {
@@ -485,6 +479,7 @@ void H2Connection::Close(TransportFailure pending_failure) {
   asio::error_code ignored;
   socket_.lowest_layer().cancel(ignored);
   socket_.lowest_layer().close(ignored);
+  Deliver();  // the lost streams and OnClosed go to the listener now
 }
 
 void H2Connection::Tick(absl::Time now, absl::Duration ping_interval, absl::Duration ping_timeout) {
@@ -505,7 +500,6 @@ void H2Connection::Tick(absl::Time now, absl::Duration ping_interval, absl::Dura
   }
   if (ping_sent_.has_value() && now - *ping_sent_ > ping_timeout) {
     Close(TransportFailure::kConnectionLost);
-    Deliver();
     return;
   }
   if (!ping_sent_.has_value() && !streams_.empty() && now - last_received_ > ping_interval) {
@@ -527,7 +521,6 @@ void H2Connection::Shutdown() {
   }
   if (session_ == nullptr) {
     Close(TransportFailure::kConnectionLost);
-    Deliver();
     return;
   }
   state_ = State::kDraining;
@@ -535,9 +528,6 @@ void H2Connection::Shutdown() {
   Flush();
 }
 
-void H2Connection::Abort() {
-  Close(TransportFailure::kConnectionLost);
-  Deliver();
-}
+void H2Connection::Abort() { Close(TransportFailure::kConnectionLost); }
 
 }  // namespace webpush::dispatcher::push::internal

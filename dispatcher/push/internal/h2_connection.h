@@ -111,6 +111,8 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
   void ScheduleFlush();
   void Deliver();  // hands completed streams and events to the listener, outside nghttp2
   void Fail(const std::string& reason);
+  // Close ends the connection: open streams end with `pending_failure`, and they and OnClosed
+  // are delivered to the listener before it returns.
   void Close(TransportFailure pending_failure);
   void FinishStream(int32_t stream_id, StreamResult result);
 

@@ -16,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "queue/internal/admission_bucket.h"
 
 namespace webpush::queue {
 namespace {
@@ -106,6 +107,9 @@ class InProcessJobStore::State {
   absl::Status Record(const Lease& lease, std::span<const TargetResult> results)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Ack(const Lease& lease) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status Extend(const Lease& lease) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Duration Admit(std::string_view tenant, int64_t targets, double per_second, int64_t burst)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<JobStatus> GetJob(std::string_view tenant, std::string_view job_id)
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status CancelJob(std::string_view tenant, std::string_view job_id) ABSL_LOCKS_EXCLUDED(mu_);
@@ -167,6 +171,7 @@ class InProcessJobStore::State {
   absl::flat_hash_map<std::string, size_t> in_flight_ ABSL_GUARDED_BY(mu_);  // by consumer
   int64_t backlog_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, int64_t> tenant_backlog_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, internal::AdmissionBucket> admission_ ABSL_GUARDED_BY(mu_);
   uint64_t next_entry_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
@@ -233,12 +238,14 @@ absl::StatusOr<SubmitResult> InProcessJobStore::State::Store(const JobSpec& spec
         "backlog: " + std::to_string(backlog_) + " pending targets plus " + std::to_string(count) +
         " would exceed max_backlog " + std::to_string(options_.max_backlog));
   }
-  if (const int64_t pending = TenantBacklog(tenant);
-      pending + count > options_.max_backlog_per_tenant) {
-    return absl::ResourceExhaustedError(
-        "backlog: tenant " + tenant + " has " + std::to_string(pending) + " pending targets; " +
-        std::to_string(count) + " more would exceed max_backlog_per_tenant " +
-        std::to_string(options_.max_backlog_per_tenant));
+  const int64_t tenant_max = spec.max_pending > 0
+                                 ? std::min(spec.max_pending, options_.max_backlog_per_tenant)
+                                 : options_.max_backlog_per_tenant;
+  if (const int64_t pending = TenantBacklog(tenant); pending + count > tenant_max) {
+    return absl::ResourceExhaustedError("backlog: tenant " + tenant + " has " +
+                                        std::to_string(pending) + " pending targets; " +
+                                        std::to_string(count) + " more would exceed its limit of " +
+                                        std::to_string(tenant_max) + " pending targets");
   }
 
   std::string job_id = NewJobId(now);
@@ -339,6 +346,11 @@ absl::Status InProcessJobStore::State::Record(const Lease& lease,
     }
   }
   for (const TargetResult& result : results) {
+    if (result.latency_ms >= 0) {
+      ++job.status.latency[LatencyBucket(result.latency_ms)];
+    }
+  }
+  for (const TargetResult& result : results) {
     const TargetState& target = job.target_states[result.index];
     // Idempotent: a finished target, or one already rescheduled from this attempt, is done with.
     if (target.finished || target.attempt != leased_attempt[result.index]) {
@@ -388,6 +400,32 @@ absl::Status InProcessJobStore::State::Ack(const Lease& lease) {
     work_cv_.SignalAll();
   }
   return absl::OkStatus();
+}
+
+absl::Status InProcessJobStore::State::Extend(const Lease& lease) {
+  uint64_t entry_id = 0;
+  if (!ParseUint(lease.lease_id, &entry_id)) {
+    return absl::InvalidArgumentError("lease.lease_id: not a lease of this store");
+  }
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = now_();
+  Reclaim(now);
+  const auto it = entries_.find(entry_id);
+  if (it == entries_.end() || it->second.job_id != lease.job_id ||
+      it->second.deliveries != lease.deliveries || it->second.consumer.empty()) {
+    return absl::FailedPreconditionError("lease: reclaimed by another consumer or acknowledged");
+  }
+  Entry& entry = it->second;
+  lease_deadlines_.erase(std::make_pair(entry.lease_deadline, entry_id));
+  entry.lease_deadline = now + options_.lease;
+  lease_deadlines_.emplace(entry.lease_deadline, entry_id);
+  return absl::OkStatus();
+}
+
+absl::Duration InProcessJobStore::State::Admit(std::string_view tenant, int64_t targets,
+                                               double per_second, int64_t burst) {
+  absl::MutexLock lock(&mu_);
+  return admission_[std::string(tenant)].Take(now_(), targets, per_second, burst);
 }
 
 absl::StatusOr<JobStatus> InProcessJobStore::State::GetJob(std::string_view tenant,
@@ -621,6 +659,7 @@ void InProcessJobStore::State::TakeReady(const std::string& consumer, size_t max
     lease.shard = 0;
     lease.message = job.message;
     lease.expires = job.status.expires;
+    lease.created = job.status.created;
     lease.deliveries = entry.deliveries;
     lease.targets.reserve(entry.slots.size());
     for (const Slot& slot : entry.slots) {
@@ -826,6 +865,16 @@ absl::Status InProcessJobStore::Record(const Lease& lease, std::span<const Targe
 }
 
 absl::Status InProcessJobStore::Ack(const Lease& lease) { return state_->Ack(lease); }
+
+absl::Status InProcessJobStore::Extend(const Lease& lease) { return state_->Extend(lease); }
+
+absl::StatusOr<absl::Duration> InProcessJobStore::Admit(std::string_view tenant, int64_t targets,
+                                                        double per_second, int64_t burst) {
+  if (per_second <= 0 || burst <= 0) {
+    return absl::InvalidArgumentError("admission: rate and burst must be positive");
+  }
+  return state_->Admit(tenant, targets, per_second, burst);
+}
 
 absl::StatusOr<JobStatus> InProcessJobStore::GetJob(std::string_view tenant,
                                                     std::string_view job_id) {

@@ -45,6 +45,9 @@ class InProcessJobStore final : public JobStore {
                                                          absl::Duration block) override;
   [[nodiscard]] absl::Status Record(const Lease& lease,
                                     std::span<const TargetResult> results) override;
+  [[nodiscard]] absl::Status Extend(const Lease& lease) override;
+  [[nodiscard]] absl::StatusOr<absl::Duration> Admit(std::string_view tenant, int64_t targets,
+                                                     double per_second, int64_t burst) override;
   [[nodiscard]] absl::Status Ack(const Lease& lease) override;
   [[nodiscard]] absl::StatusOr<JobStatus> GetJob(std::string_view tenant,
                                                  std::string_view job_id) override;

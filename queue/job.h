@@ -46,6 +46,9 @@ struct Target {
 struct JobSpec {
   Message message;
   std::string idempotency_key;  // empty: none; per tenant
+  // The tenant's own bound on its pending targets (its quota); 0 = the store's
+  // `max_backlog_per_tenant`. The smaller of the two applies.
+  int64_t max_pending = 0;
 };
 
 enum class JobState : uint8_t { kQueued = 0, kRunning = 1, kDone = 2, kCancelled = 3 };
@@ -62,6 +65,18 @@ struct JobCounters {
   int64_t failed = 0;
 };
 
+// Latency histogram of a job: how long after the job's creation each target's answer came back
+// (submission to the push service's answer), in buckets of a factor sqrt(2): bucket i counts
+// latencies of at most LatencyBucketUpperMs(i) milliseconds (and more than bucket i - 1's); the
+// last bucket takes everything longer. Answers are counted as recorded, so a duplicate delivery
+// after a crash counts twice.
+inline constexpr size_t kLatencyBuckets = 48;
+// LatencyBucket is the bucket of a latency of `ms` milliseconds.
+[[nodiscard]] size_t LatencyBucket(int64_t ms);
+// LatencyBucketUpperMs is the largest latency, in milliseconds, counted in bucket `i`.
+[[nodiscard]] int64_t LatencyBucketUpperMs(size_t i);
+using LatencyHistogram = std::array<int64_t, kLatencyBuckets>;
+
 struct JobStatus {
   std::string job_id;
   std::string tenant;
@@ -72,6 +87,7 @@ struct JobStatus {
   absl::Time expires = absl::InfinitePast();   // created + message TTL: nothing is sent after
   std::string idempotency_key;
   std::vector<std::pair<std::string, std::string>> labels;
+  LatencyHistogram latency{};
 };
 
 struct SubmitResult {
@@ -106,6 +122,7 @@ struct Lease {
   std::shared_ptr<const Message> message;
   std::vector<LeasedTarget> targets;          // targets already finished are never included
   absl::Time expires = absl::InfinitePast();  // the message TTL deadline
+  absl::Time created = absl::InfinitePast();  // when the job was accepted (for latencies)
   uint32_t deliveries = 1;  // how many times this batch was handed out (>1 after a reclaim)
 };
 
@@ -114,6 +131,9 @@ struct TargetResult {
   Outcome outcome = Outcome::kDelivered;
   std::string reason;  // for kRejected / kFailed (and kRetry, for the record)
   absl::Time not_before = absl::InfinitePast();  // for kRetry; InfinitePast: use back-off
+  // Time from the job's creation to this answer, for the job's latency histogram; negative:
+  // not measured (outcomes decided without asking a push service).
+  int64_t latency_ms = -1;
 };
 
 enum class EventType : uint8_t {

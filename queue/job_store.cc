@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace webpush::queue {
@@ -78,6 +79,34 @@ absl::Status ValidateTarget(const Target& target, size_t index) {
                    std::to_string(target.payload->size()) + " bytes exceeds the 3993-byte limit");
   }
   return absl::OkStatus();
+}
+
+size_t LatencyBucket(int64_t ms) {
+  if (ms <= 1) {
+    return 0;
+  }
+  // floor(2 * log2(ms)): a factor sqrt(2) per bucket (bucket 1 stays empty).
+  const double b = std::floor(2 * std::log2(static_cast<double>(ms)));
+  return std::min(kLatencyBuckets - 1, static_cast<size_t>(b));
+}
+
+int64_t LatencyBucketUpperMs(size_t i) {
+  if (i == 0) {
+    return 1;
+  }
+  if (i >= kLatencyBuckets - 1) {
+    return std::numeric_limits<int64_t>::max();  // the overflow bucket
+  }
+  // The largest ms with floor(2 * log2(ms)) == i is just below 2^((i + 1) / 2); the loops mend
+  // floating-point rounding at the edges.
+  auto ms = static_cast<int64_t>(std::ceil(std::exp2(static_cast<double>(i + 1) / 2))) - 1;
+  while (ms > 1 && LatencyBucket(ms) > i) {
+    --ms;
+  }
+  while (LatencyBucket(ms + 1) <= i) {
+    ++ms;
+  }
+  return ms;
 }
 
 absl::Time DeliveryDeadline(const JobStoreOptions& options, absl::Time created,

@@ -83,6 +83,22 @@ class JobStore {
   [[nodiscard]] virtual absl::Status Record(const Lease& lease,
                                             std::span<const TargetResult> results) = 0;
 
+  // Extend renews `lease` for another `lease` period from now, so that a consumer still waiting
+  // for answers keeps its batch while a consumer that died loses it after one lease period.
+  // FailedPrecondition when the batch is no longer this consumer's (the lease expired and another
+  // consumer reclaimed it, or it was acknowledged): the caller should stop sending it.
+  [[nodiscard]] virtual absl::Status Extend(const Lease& lease) = 0;
+
+  // Admit takes `targets` from `tenant`'s admission bucket, which refills at `per_second` up to
+  // `burst`, shared by every replica using this store. A submission is admitted while the bucket
+  // is above zero and may overdraw it (a job of any size fits); the next one then waits until it
+  // is refilled. Returns zero when admitted, otherwise how long to wait (nothing is taken). A
+  // negative `targets` gives tokens back (a submission admitted but then refused) and is always
+  // admitted.
+  [[nodiscard]] virtual absl::StatusOr<absl::Duration> Admit(std::string_view tenant,
+                                                             int64_t targets, double per_second,
+                                                             int64_t burst) = 0;
+
   // Ack releases `lease`. Targets of the lease without a recorded outcome are handed out again
   // (as a reclaim would). Safe to call twice.
   [[nodiscard]] virtual absl::Status Ack(const Lease& lease) = 0;

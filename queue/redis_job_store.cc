@@ -21,10 +21,21 @@ using internal::RedisConnection;
 using internal::ReplyPtr;
 using internal::ReplyString;
 
-enum ScriptId : size_t { kCommit, kRecord, kPromote, kCancel, kAck, kStart, kScriptCount };
+enum ScriptId : size_t {
+  kCommit,
+  kRecord,
+  kPromote,
+  kCancel,
+  kAck,
+  kStart,
+  kExtend,
+  kAdmit,
+  kScriptCount
+};
 constexpr std::array<std::string_view, kScriptCount> kScriptBodies = {
     internal::kCommitScript, internal::kRecordScript, internal::kPromoteScript,
-    internal::kCancelScript, internal::kAckScript,    internal::kStartScript};
+    internal::kCancelScript, internal::kAckScript,    internal::kStartScript,
+    internal::kExtendScript, internal::kAdmitScript};
 
 // Pipelined batch writes are sent in groups of this many bytes, so one submission never builds
 // an unbounded pipeline in memory.
@@ -455,8 +466,10 @@ absl::StatusOr<SubmitResult> RedisJobStore::CommitStaged(const JobSpec& spec,
   const absl::Time expires = DeliveryDeadline(options_, now, spec.message.ttl_seconds);
   const int64_t lifetime = absl::ToInt64Seconds(expires - now + options_.retention) + 1;
   const int64_t shard_limit = std::max<int64_t>(1, options_.max_backlog / redis_.shards);
-  const int64_t tenant_limit =
-      std::max<int64_t>(1, options_.max_backlog_per_tenant / redis_.shards);
+  const int64_t tenant_max = spec.max_pending > 0
+                                 ? std::min(spec.max_pending, options_.max_backlog_per_tenant)
+                                 : options_.max_backlog_per_tenant;
+  const int64_t tenant_limit = std::max<int64_t>(1, tenant_max / redis_.shards);
   const std::string tag = ShardTag(shard);
   std::unique_ptr<RedisConnection> conn = Acquire();
   absl::StatusOr<ReplyPtr> reply = RunScript(
@@ -486,8 +499,8 @@ absl::StatusOr<SubmitResult> RedisJobStore::CommitStaged(const JobSpec& spec,
         all ? "backlog: " + std::to_string(targets) + " more targets would exceed max_backlog " +
                   std::to_string(options_.max_backlog)
             : "backlog: tenant " + spec.message.tenant + ": " + std::to_string(targets) +
-                  " more targets would exceed max_backlog_per_tenant " +
-                  std::to_string(options_.max_backlog_per_tenant));
+                  " more targets would exceed its limit of " + std::to_string(tenant_max) +
+                  " pending targets");
   }
   if (verdict == "existing") {
     result.existing = true;
@@ -606,7 +619,8 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
   std::vector<Command> reads;
   for (const StreamEntry& e : entries) {
     reads.push_back({"HGET", JobKey(e.shard, e.job_id, ":b"), e.batch});
-    reads.push_back({"HMGET", JobKey(e.shard, e.job_id), "state", "expires", "msg", "tenant"});
+    reads.push_back(
+        {"HMGET", JobKey(e.shard, e.job_id), "state", "expires", "msg", "tenant", "created"});
   }
   absl::StatusOr<std::vector<ReplyPtr>> fields = conn->Run(reads);
   if (!fields.ok()) {
@@ -618,6 +632,7 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
     std::vector<LeasedTarget> targets;
     std::shared_ptr<const Message> message;
     absl::Time expires;
+    absl::Time created;
     std::string state;
   };
   std::vector<Candidate> candidates;
@@ -627,7 +642,7 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
     const redisReply* blob = (*fields)[2 * i].get();
     const redisReply* meta = (*fields)[2 * i + 1].get();
     const bool missing = blob->type != REDIS_REPLY_STRING || meta->type != REDIS_REPLY_ARRAY ||
-                         meta->elements < 4 || meta->element[0]->type != REDIS_REPLY_STRING;
+                         meta->elements < 5 || meta->element[0]->type != REDIS_REPLY_STRING;
     if (missing || ReplyString(meta->element[0]) == "3") {
       drop.push_back(entries[i]);  // job gone (retention), batch already done, or cancelled
       continue;
@@ -645,6 +660,7 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
     c.targets = std::move(*targets);
     c.message = std::make_shared<const Message>(std::move(*message));
     c.expires = absl::FromUnixMillis(ToInt(ReplyString(meta->element[1])));
+    c.created = absl::FromUnixMillis(ToInt(ReplyString(meta->element[4])));
     c.state = std::string(ReplyString(meta->element[0]));
     candidates.push_back(std::move(c));
   }
@@ -692,6 +708,7 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
     lease.shard = c.entry.shard;
     lease.message = c.message;
     lease.expires = c.expires;
+    lease.created = c.created;
     lease.deliveries = c.entry.reclaimed ? 2 : 1;
     lease.targets = std::move(c.targets);
     if (lease.targets.empty()) {
@@ -754,7 +771,8 @@ absl::StatusOr<std::vector<Lease>> RedisJobStore::Fetch(std::string_view consume
 absl::Status RedisJobStore::RecordFinal(RedisConnection& conn, const Lease& lease,
                                         std::span<const TargetResult> finals,
                                         std::span<const LeasedTarget> retry, absl::Time due,
-                                        const std::string& ack_consumer) {
+                                        const std::string& ack_consumer,
+                                        std::span<const TargetResult> latencies) {
   const std::string tag = ShardTag(lease.shard);
   // Deliveries travel as one bit mask; other outcomes one by one, with what their events need.
   uint32_t lo = UINT32_MAX;
@@ -816,6 +834,24 @@ absl::Status RedisJobStore::RecordFinal(RedisConnection& conn, const Lease& leas
     args.push_back(ack_consumer);
     args.push_back(lease.lease_id.substr(colon + 1, last - colon - 1));
   }
+  // The latency histogram of these answers, as "bucket:count,..." ("" = none).
+  std::string histogram;
+  {
+    std::array<int64_t, kLatencyBuckets> counts{};
+    bool any = false;
+    for (const TargetResult& r : latencies) {
+      if (r.latency_ms >= 0) {
+        ++counts[LatencyBucket(r.latency_ms)];
+        any = true;
+      }
+    }
+    for (size_t i = 0; any && i < counts.size(); ++i) {
+      if (counts[i] > 0) {
+        histogram += std::to_string(i) + ":" + std::to_string(counts[i]) + ",";
+      }
+    }
+  }
+  args.push_back(std::move(histogram));
   absl::StatusOr<ReplyPtr> reply =
       RunScript(conn, kRecord, script_shas_[kRecord],
                 {JobKey(lease.shard, lease.job_id), JobKey(lease.shard, lease.job_id, ":done"),
@@ -895,7 +931,7 @@ absl::Status RedisJobStore::Record(const Lease& lease, std::span<const TargetRes
   std::unique_ptr<RedisConnection> conn = Acquire();
   absl::Status status;
   if (retries.empty()) {
-    status = RecordFinal(*conn, lease, finals, {}, now, ack_consumer);
+    status = RecordFinal(*conn, lease, finals, {}, now, ack_consumer, results);
   } else {
     size_t left = retries.size();
     bool first = true;
@@ -904,7 +940,8 @@ absl::Status RedisJobStore::Record(const Lease& lease, std::span<const TargetRes
       status = RecordFinal(
           *conn, lease,
           first ? std::span<const TargetResult>(finals) : std::span<const TargetResult>(), targets,
-          absl::FromUnixMillis(due_ms), left == 0 ? ack_consumer : "");
+          absl::FromUnixMillis(due_ms), left == 0 ? ack_consumer : "",
+          first ? results : std::span<const TargetResult>());
       first = false;
       if (!status.ok()) {
         break;
@@ -926,6 +963,57 @@ absl::Status RedisJobStore::Record(const Lease& lease, std::span<const TargetRes
     acked_.insert(key);
   }
   return absl::OkStatus();
+}
+
+absl::Status RedisJobStore::Extend(const Lease& lease) {
+  const std::string key = LeaseKey(lease.shard, lease.lease_id);
+  std::string consumer;
+  {
+    absl::MutexLock lock(&mu_);
+    auto owner = consumers_.find(key);
+    if (owner == consumers_.end() || acked_.contains(key)) {
+      return absl::FailedPreconditionError("lease: not held (acknowledged or never leased here)");
+    }
+    consumer = owner->second;
+  }
+  const size_t colon = lease.lease_id.find(':');
+  std::unique_ptr<RedisConnection> conn = Acquire();
+  absl::StatusOr<ReplyPtr> reply =
+      RunScript(*conn, kExtend, script_shas_[kExtend], {ShardTag(lease.shard) + ":work"},
+                {redis_.group, lease.lease_id.substr(0, colon), consumer});
+  Release(std::move(conn));
+  if (!reply.ok()) {
+    return reply.status();
+  }
+  if (ReplyInt(reply->get()) != 1) {
+    return absl::FailedPreconditionError("lease: reclaimed by another consumer");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Duration> RedisJobStore::Admit(std::string_view tenant, int64_t targets,
+                                                    double per_second, int64_t burst) {
+  if (per_second <= 0 || burst <= 0) {
+    return absl::InvalidArgumentError("admission: rate and burst must be positive");
+  }
+  // The bucket is per tenant, not per job: it lives in shard 0 whatever the job's shard.
+  std::unique_ptr<RedisConnection> conn = Acquire();
+  absl::StatusOr<ReplyPtr> reply = RunScript(*conn, kAdmit, script_shas_[kAdmit],
+                                             {ShardTag(0) + ":admit:" + std::string(tenant)},
+                                             {std::to_string(Ms(now_())), std::to_string(targets),
+                                              std::to_string(per_second), std::to_string(burst)});
+  Release(std::move(conn));
+  if (!reply.ok()) {
+    return reply.status();
+  }
+  const redisReply* r = reply->get();
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+    return absl::InternalError("redis: unexpected admission reply");
+  }
+  if (ReplyString(r->element[0]) == "wait") {
+    return absl::Milliseconds(std::max<int64_t>(1, ToInt(ReplyString(r->element[1]), 1000)));
+  }
+  return absl::ZeroDuration();
 }
 
 absl::Status RedisJobStore::Ack(const Lease& lease) {
@@ -1011,6 +1099,14 @@ absl::StatusOr<JobStatus> RedisJobStore::GetJob(std::string_view tenant, std::st
   status.counters.expired = ToInt(fields["expired"]);
   status.counters.failed = ToInt(fields["failed"]);
   status.created = absl::FromUnixMillis(ToInt(fields["created"]));
+  for (size_t i = 0; i < kLatencyBuckets; ++i) {
+    // Built with append: GCC 12 at -O3 misreads "l" + std::to_string(i) (a -Wrestrict false
+    // positive).
+    std::string key(1, 'l');
+    key.append(std::to_string(i));
+    const auto it = fields.find(key);
+    status.latency[i] = it == fields.end() ? 0 : ToInt(it->second);
+  }
   const int64_t finished = ToInt(fields["finished"]);
   status.finished = finished > 0 ? absl::FromUnixMillis(finished) : absl::InfinitePast();
   status.expires = absl::FromUnixMillis(ToInt(fields["expires"]));

@@ -65,6 +65,9 @@ class RedisJobStore final : public JobStore {
   absl::StatusOr<std::vector<Lease>> Fetch(std::string_view consumer, size_t max_batches,
                                            size_t max_in_flight, absl::Duration block) override;
   absl::Status Record(const Lease& lease, std::span<const TargetResult> results) override;
+  absl::Status Extend(const Lease& lease) override;
+  absl::StatusOr<absl::Duration> Admit(std::string_view tenant, int64_t targets, double per_second,
+                                       int64_t burst) override;
   absl::Status Ack(const Lease& lease) override;
   absl::StatusOr<JobStatus> GetJob(std::string_view tenant, std::string_view job_id) override;
   absl::Status CancelJob(std::string_view tenant, std::string_view job_id) override;
@@ -104,7 +107,8 @@ class RedisJobStore final : public JobStore {
   [[nodiscard]] absl::Status RecordFinal(internal::RedisConnection& conn, const Lease& lease,
                                          std::span<const TargetResult> finals,
                                          std::span<const LeasedTarget> retry, absl::Time due,
-                                         const std::string& ack_consumer = "");
+                                         const std::string& ack_consumer = "",
+                                         std::span<const TargetResult> latencies = {});
 
   RedisOptions redis_;
   JobStoreOptions options_;

@@ -11,7 +11,7 @@ packages=(
   clang clang-format clang-tidy llvm
   # libraries (architecture.md, "Dependencies")
   libssl-dev libabsl-dev
-  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto
   libnghttp2-dev libhiredis-dev prometheus-cpp-dev libasio-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   # tests and benchmarks

@@ -6,7 +6,26 @@
 #include <iostream>
 #include <iterator>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/string_view.h"
+
 namespace webpush::dispatcher::ctl {
+namespace {
+
+// The type URL of the payload that marks a usage error; its value is unused.
+constexpr absl::string_view kUsagePayload = "webpushctl/usage-error";
+
+}  // namespace
+
+absl::Status UsageError(std::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(std::string(message));
+  status.SetPayload(kUsagePayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsUsageError(const absl::Status& status) {
+  return status.GetPayload(kUsagePayload).has_value();
+}
 
 absl::StatusOr<std::string> ReadAll(std::istream& in, std::string_view what) {
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

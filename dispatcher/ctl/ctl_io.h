@@ -26,6 +26,13 @@ namespace webpush::dispatcher::ctl {
     const std::optional<std::string>& inline_key, const std::optional<std::string>& key_file,
     std::string_view inline_flag = "--private-key", std::string_view file_flag = "--key-file");
 
+// UsageError is an InvalidArgument status marked as a usage error (a bad flag or combination of
+// flags), which webpushctl reports with exit status 2 like its flag parser's errors.
+[[nodiscard]] absl::Status UsageError(std::string_view message);
+
+// IsUsageError tells whether `status` came from UsageError.
+[[nodiscard]] bool IsUsageError(const absl::Status& status);
+
 // LoadPayload returns the literal `payload`, or the contents of `payload_file` ("-" = stdin);
 // exactly one must be given.
 [[nodiscard]] absl::StatusOr<std::string> LoadPayload(

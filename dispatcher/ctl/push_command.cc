@@ -8,12 +8,13 @@
 #include <iomanip>
 #include <iostream>
 #include <mutex>
-#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "crypto/ece.h"
 #include "crypto/keys.h"
 #include "crypto/vapid.h"
 #include "dispatcher/ctl/ctl_io.h"
+#include "dispatcher/ctl/subscription_lines.h"
 #include "dispatcher/push/push_client.h"
 
 namespace webpush::dispatcher::ctl {
@@ -27,34 +28,18 @@ struct Subscription {
 };
 
 absl::StatusOr<Subscription> ParseSubscription(const std::string& line) {
-  const nlohmann::json json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return absl::InvalidArgumentError("subscription: not a JSON object");
-  }
-  const auto endpoint = json.find("endpoint");
-  if (endpoint == json.end() || !endpoint->is_string()) {
-    return absl::InvalidArgumentError("subscription.endpoint: missing or not a string");
-  }
-  const auto keys = json.find("keys");
-  if (keys == json.end() || !keys->is_object()) {
-    return absl::InvalidArgumentError("subscription.keys: missing or not an object");
-  }
-  const auto p256dh = keys->find("p256dh");
-  const auto auth = keys->find("auth");
-  if (p256dh == keys->end() || !p256dh->is_string()) {
-    return absl::InvalidArgumentError("subscription.keys.p256dh: missing or not a string");
-  }
-  if (auth == keys->end() || !auth->is_string()) {
-    return absl::InvalidArgumentError("subscription.keys.auth: missing or not a string");
+  absl::StatusOr<SubscriptionJson> json = ParseSubscriptionJson(line);
+  if (!json.ok()) {
+    return json.status();
   }
   absl::StatusOr<crypto::SubscriptionKeys> parsed =
-      crypto::ParseSubscriptionKeys(p256dh->get<std::string>(), auth->get<std::string>());
+      crypto::ParseSubscriptionKeys(json->p256dh, json->auth);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError("subscription.keys." +
                                       std::string(parsed.status().message()));
   }
   Subscription s;
-  s.endpoint = endpoint->get<std::string>();
+  s.endpoint = std::move(json->endpoint);
   s.keys = *parsed;
   return s;
 }

@@ -2,12 +2,16 @@
 // calls the commands in ctl_commands.cc.
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "dispatcher/ctl/ctl_commands.h"
+#include "dispatcher/ctl/ctl_io.h"
+#include "dispatcher/ctl/job_commands.h"
 #include "dispatcher/ctl/push_command.h"
 #include "dispatcher/ctl/speed_command.h"
 
@@ -20,12 +24,25 @@ int Report(const absl::Status& status) {
     return 0;
   }
   std::cerr << "webpushctl: " << status.message() << "\n";
-  return 1;
+  return ctl::IsUsageError(status) ? 2 : 1;
+}
+
+// AddConnectionFlags declares the flags of every command that talks to webpushd.
+void AddConnectionFlags(CLI::App* cmd, ctl::ConnectionOptions& connection) {
+  cmd->add_option("--server", connection.server, "webpushd's gRPC address, HOST:PORT")->required();
+  cmd->add_option("--token-file", connection.token_file,
+                  "File with the tenant's bearer token (default: $WEBPUSH_TOKEN)");
+  cmd->add_flag("--tls", connection.tls, "Use TLS (default: plaintext)");
+  cmd->add_option("--ca-file", connection.ca_file,
+                  "PEM CA bundle for --tls instead of the system's");
+  cmd->add_option("--timeout", connection.timeout_seconds, "Seconds per call (not for watching)")
+      ->capture_default_str();
 }
 
 // Run declares the commands, parses `argv` and runs the chosen command.
 int Run(int argc, char** argv) {
-  CLI::App app{"webpushctl: keys, VAPID tokens and aes128gcm encryption for Web Push"};
+  CLI::App app{
+      "webpushctl: keys, VAPID tokens, aes128gcm encryption, direct pushes and webpushd jobs"};
   app.require_subcommand(1);
 
   // vapid keygen | vapid token
@@ -139,6 +156,52 @@ int Run(int argc, char** argv) {
       ->check(CLI::IsMember({"reference", "batch", "auto"}))
       ->capture_default_str();
 
+  // send | status | watch | cancel
+  ctl::SendOptions send;
+  CLI::App* send_cmd =
+      app.add_subcommand("send", "Submit one job to webpushd for a file of subscriptions");
+  AddConnectionFlags(send_cmd, send.connection);
+  send_cmd
+      ->add_option("--subscriptions", send.subscriptions,
+                   "File of PushSubscription JSON lines ('-' for stdin)")
+      ->required();
+  auto* send_payload = send_cmd->add_option("--payload", send.payload, "Payload text");
+  send_cmd->add_option("--payload-file", send.payload_file, "Payload file ('-' for stdin)")
+      ->excludes(send_payload);
+  send_cmd->add_option("--ttl", send.ttl, "TTL in seconds")->capture_default_str();
+  send_cmd->add_option("--urgency", send.urgency, "very-low, low, normal or high")
+      ->check(CLI::IsMember({"very-low", "low", "normal", "high"}));
+  send_cmd->add_option("--topic", send.topic, "Topic (at most 32 base64url characters)");
+  send_cmd->add_option("--vapid-key-id", send.vapid_key_id,
+                       "Which of the tenant's VAPID keys signs (default: its first)");
+  send_cmd->add_option("--idempotency-key", send.idempotency_key,
+                       "Key that makes a repeated submission return the first job");
+  send_cmd->add_option("--label", send.labels, "KEY=VALUE label of the job (repeatable)");
+  send_cmd->add_flag("--wait", send.wait, "Follow the job to its end and print a summary");
+  send_cmd->add_option("--gone-out", send.gone_out,
+                       "With --wait: write gone subscriptions here (JSON lines)");
+
+  ctl::JobOptions status;
+  CLI::App* status_cmd = app.add_subcommand("status", "Print a job's state and counters");
+  AddConnectionFlags(status_cmd, status.connection);
+  status_cmd->add_option("JOB_ID", status.job_id, "The job")->required();
+  status_cmd->add_flag("--json", status.json, "Print a JSON object");
+
+  ctl::WatchOptions watch;
+  CLI::App* watch_cmd =
+      app.add_subcommand("watch", "Print a job's events as they come, until it finishes");
+  AddConnectionFlags(watch_cmd, watch.connection);
+  watch_cmd->add_option("JOB_ID", watch.job_id, "The job")->required();
+  watch_cmd->add_option("--after", watch.after_offset, "Start after this event offset");
+  watch_cmd->add_option("--gone-out", watch.gone_out, "Write gone subscriptions here (JSON lines)");
+  watch_cmd->add_flag("--json", watch.json, "Print events as JSON lines");
+
+  ctl::JobOptions cancel;
+  CLI::App* cancel_cmd = app.add_subcommand("cancel", "Cancel a job and print its final state");
+  AddConnectionFlags(cancel_cmd, cancel.connection);
+  cancel_cmd->add_option("JOB_ID", cancel.job_id, "The job")->required();
+  cancel_cmd->add_flag("--json", cancel.json, "Print a JSON object");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -170,6 +233,29 @@ int Run(int argc, char** argv) {
   if (push_cmd->parsed()) {
     push.progress = isatty(STDERR_FILENO) == 1;
     return Report(ctl::Push(push, std::cin, std::cout, std::cerr));
+  }
+  // Read once, here, before any command starts a thread.
+  std::optional<std::string> env_token;
+  const char* value = std::getenv("WEBPUSH_TOKEN");  // NOLINT(concurrency-mt-unsafe)
+  if (value != nullptr) {
+    env_token = value;
+  }
+  if (send_cmd->parsed()) {
+    send.connection.env_token = env_token;
+    send.progress_terminal = isatty(STDERR_FILENO) == 1;
+    return Report(ctl::SendJob(send, std::cin, std::cout, std::cerr));
+  }
+  if (status_cmd->parsed()) {
+    status.connection.env_token = env_token;
+    return Report(ctl::ShowJob(status, std::cout));
+  }
+  if (watch_cmd->parsed()) {
+    watch.connection.env_token = env_token;
+    return Report(ctl::WatchJob(watch, std::cout, std::cerr));
+  }
+  if (cancel_cmd->parsed()) {
+    cancel.connection.env_token = env_token;
+    return Report(ctl::CancelJob(cancel, std::cout));
   }
   if (speed_cmd->parsed()) {
     return Report(ctl::Speed(speed, std::cout));

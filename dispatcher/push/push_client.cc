@@ -1,6 +1,7 @@
 #include "dispatcher/push/push_client.h"
 
 #include <openssl/ssl.h>
+#include <pthread.h>
 
 #include <future>
 #include <mutex>
@@ -62,7 +63,10 @@ class PushClient::Impl {
     shared_.policy = &policy_;
     shared_.stats = &stats_;
     ScheduleTick();
-    thread_ = std::thread([this] { io_.run(); });
+    thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "wp-push");  // `top -H` names the stage
+      io_.run();
+    });
   }
 
   ~Impl() {

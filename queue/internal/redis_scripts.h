@@ -57,7 +57,8 @@ return {'ok', ARGV[1]}
 //       mask ("" = none; bit i of byte b is target (first byte + b) * 8 + i, most significant
 //       bit first, as Redis numbers bits), 6 number of other outcomes N, then N times
 //       (index, outcome, reason, target id, endpoint), then retry batch ("" = none), retry due ms,
-//       then group ("" = do not acknowledge), entry id, consumer, batch number
+//       then group ("" = do not acknowledge), entry id, consumer, batch number, then the latency
+//       histogram of the answers ("bucket:count," repeated; "" = none)
 // Returns {"nojob"} | {"ok", newly final count, state}
 inline constexpr std::string_view kRecordScript = R"lua(
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -153,6 +154,11 @@ if done then
   events = events + 1
 end
 if events > 0 and ttl > 0 then redis.call('EXPIRE', KEYS[3], ttl) end
+if ARGV[p + 6] ~= nil and ARGV[p + 6] ~= '' then
+  for b, c in string.gmatch(ARGV[p + 6], '(%d+):(%d+),') do
+    redis.call('HINCRBY', KEYS[1], 'l' .. b, c)
+  end
+end
 if ARGV[p + 2] ~= '' then
   local pend = redis.call('XPENDING', KEYS[8], ARGV[p + 2], ARGV[p + 3], ARGV[p + 3], 1)
   if #pend == 1 and pend[1][2] == ARGV[p + 4] then
@@ -223,6 +229,44 @@ return 1
 inline constexpr std::string_view kStartScript = R"lua(
 if redis.call('HGET', KEYS[1], 'state') == '0' then redis.call('HSET', KEYS[1], 'state', '1') end
 return 1
+)lua";
+
+// kExtendScript renews a lease: if this consumer still holds the entry, XCLAIM it to itself with
+// JUSTID, which resets its idle time without counting a delivery.
+// KEYS: 1 work stream. ARGV: 1 group, 2 entry id, 3 consumer.
+// Returns 1 when renewed, 0 when the entry is no longer this consumer's.
+inline constexpr std::string_view kExtendScript = R"lua(
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or p[1][2] ~= ARGV[3] then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+)lua";
+
+// kAdmitScript is a tenant's admission token bucket, shared by every replica. The bucket holds at
+// most `burst` tokens and refills at `rate` per second; a request is admitted while the level is
+// above zero and may take it below (a job of any size fits once), so the next waits until the
+// level is positive again. A negative count returns tokens.
+// KEYS: 1 bucket hash. ARGV: 1 now ms, 2 count, 3 rate per second, 4 burst.
+// Returns {"ok", level} | {"wait", ms}
+inline constexpr std::string_view kAdmitScript = R"lua(
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local rate = tonumber(ARGV[3])
+local burst = tonumber(ARGV[4])
+local v = redis.call('HMGET', KEYS[1], 'level', 't')
+local level = tonumber(v[1]) or burst
+local t = tonumber(v[2]) or now
+if now > t then
+  level = math.min(burst, level + (now - t) * rate / 1000)
+  t = now
+end
+if n > 0 and level <= 0 then
+  return {'wait', tostring(math.ceil((1 - level) * 1000 / rate))}
+end
+level = math.min(burst, level - n)
+redis.call('HSET', KEYS[1], 'level', string.format('%.3f', level), 't', tostring(t))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - level) * 1000 / rate) + 1000)
+return {'ok', string.format('%.3f', level)}
 )lua";
 
 }  // namespace webpush::queue::internal

@@ -1,5 +1,7 @@
-// Self-tests of TestPushService over real TLS and HTTP/2: the nghttp command-line client sends
-// the requests, an OpenSSL probe checks the certificate, and the executable is run once.
+// Self-tests of TestPushService over real TLS: the nghttp command-line client sends HTTP/2
+// requests, a small OpenSSL client HTTP/1.1 ones, an OpenSSL probe checks the certificate, the
+// executable is run once, and the Node web-push package (the benchmark's baseline) sends through
+// bench/node/fanout_bench.js.
 #include "tests/support/push_service/test_push_service.h"
 
 #include <netinet/in.h>
@@ -12,13 +14,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -28,6 +35,7 @@
 #include "crypto/vapid.h"
 #include "gtest/gtest.h"
 #include "tests/push_service/child_process.h"
+#include "tests/push_service/http1_client.h"
 #include "tests/push_service/raw_h2_client.h"
 
 namespace webpush::testing {
@@ -99,30 +107,39 @@ class TestPushServiceTest : public ::testing::Test {
     return aud.ok() ? *aud : "";
   }
 
-  // Send posts `spec` to `sub`'s token with nghttp -v and returns what happened.
-  NghttpResult Send(const TestSubscription& sub, const PushSpec& spec) {
-    NghttpResult result;
+  // Body encrypts `spec.plaintext` for `sub` and applies `tamper_body` and `extra_body_bytes`.
+  std::vector<uint8_t> Body(const TestSubscription& sub, const PushSpec& spec) {
     absl::StatusOr<crypto::SubscriptionKeys> keys =
         crypto::ParseSubscriptionKeys(sub.p256dh, sub.auth);
     EXPECT_TRUE(keys.ok()) << keys.status();
     if (!keys.ok()) {
-      return result;
+      return {};
     }
     const std::vector<uint8_t> plaintext(spec.plaintext.begin(), spec.plaintext.end());
     absl::StatusOr<std::vector<uint8_t>> body = crypto::Encrypt(*keys, plaintext);
     EXPECT_TRUE(body.ok()) << body.status();
     if (!body.ok()) {
-      return result;
+      return {};
     }
     if (spec.tamper_body) {
       body->back() ^= 1;
     }
     body->resize(body->size() + spec.extra_body_bytes, 0x5a);
+    return *std::move(body);
+  }
+
+  // Send posts `spec` to `sub`'s token with nghttp -v and returns what happened.
+  NghttpResult Send(const TestSubscription& sub, const PushSpec& spec) {
+    NghttpResult result;
+    const std::vector<uint8_t> body = Body(sub, spec);
+    if (body.empty()) {
+      return result;
+    }
     // One file per call: tests may send from several threads.
     const std::string body_file = dir_.File("body" + std::to_string(next_file_++) + ".bin");
     std::ofstream(body_file, std::ios::binary)
-        .write(reinterpret_cast<const char*>(body->data()),
-               static_cast<std::streamsize>(body->size()));
+        .write(reinterpret_cast<const char*>(body.data()),
+               static_cast<std::streamsize>(body.size()));
 
     // nghttp connects to 127.0.0.1 (the host name does not resolve) and does not verify the
     // certificate; the TLS probe test covers that.
@@ -160,6 +177,33 @@ class TestPushServiceTest : public ::testing::Test {
       result.statuses.push_back(std::stoi((*it)[1].str()));
     }
     return result;
+  }
+
+  // Http1Push is `spec` (`multiply` aside) as one HTTP/1.1 request to `sub`'s token, with the
+  // `extra` header fields (e.g. Connection: close).
+  std::string Http1Push(const TestSubscription& sub, const PushSpec& spec,
+                        const Http1Client::Headers& extra = {}) {
+    Http1Client::Headers headers = {{"Authorization", spec.authorization.empty()
+                                                          ? Authorization(AudienceOf(sub))
+                                                          : spec.authorization}};
+    if (spec.with_ttl) {
+      headers.emplace_back("TTL", spec.ttl);
+    }
+    if (!spec.urgency.empty()) {
+      headers.emplace_back("Urgency", spec.urgency);
+    }
+    if (!spec.topic.empty()) {
+      headers.emplace_back("Topic", spec.topic);
+    }
+    std::string body;
+    if (!spec.no_body) {
+      const std::vector<uint8_t> bytes = Body(sub, spec);
+      body.assign(bytes.begin(), bytes.end());
+      headers.emplace_back("Content-Encoding", "aes128gcm");
+      headers.emplace_back("Content-Type", "application/octet-stream");
+    }
+    headers.insert(headers.end(), extra.begin(), extra.end());
+    return Http1Request("POST", "/push/" + sub.token, headers, body);
   }
 
   TempDir dir_;
@@ -474,11 +518,57 @@ TEST_F(TestPushServiceTest, BodyOver4096BytesIs413) {
   EXPECT_TRUE(r.Contains("\"errno\":104")) << r.output;
 }
 
+TEST_F(TestPushServiceTest, DecryptEveryNSkipsBodiesButStillChecksVapid) {
+  TestPushService::Options options;
+  options.decrypt_every_n = 2;
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  PushSpec spec;
+  spec.multiply = 4;
+  EXPECT_EQ(Send(sub, spec).Count(201), 4);
+  std::vector<Delivery> deliveries = service_->Deliveries();
+  ASSERT_EQ(deliveries.size(), 4u);
+  const auto decrypted = std::count_if(deliveries.begin(), deliveries.end(),
+                                       [](const Delivery& d) { return d.body_decrypted; });
+  EXPECT_EQ(decrypted, 2);
+  for (const Delivery& d : deliveries) {
+    EXPECT_EQ(std::string(d.plaintext.begin(), d.plaintext.end()),
+              d.body_decrypted ? spec.plaintext : "");
+  }
+  EXPECT_EQ(service_->stats().bodies_not_decrypted, 2u);
+
+  // On a new connection the 1st body is decrypted (and fails), the 2nd is not looked at.
+  PushSpec tampered;
+  tampered.tamper_body = true;
+  tampered.multiply = 2;
+  const NghttpResult t = Send(sub, tampered);
+  EXPECT_EQ(t.Count(400), 1) << t.output;
+  EXPECT_EQ(t.Count(201), 1) << t.output;
+
+  // VAPID is checked on every request, decrypted or not.
+  absl::StatusOr<crypto::P256KeyPair> other = crypto::P256KeyPair::Generate();
+  ASSERT_TRUE(other.ok());
+  const std::string header = Authorization(AudienceOf(sub), &*other);
+  const std::string jwt = header.substr(std::string("vapid t=").size(),
+                                        header.find(',') - std::string("vapid t=").size());
+  PushSpec forged;
+  forged.authorization = crypto::VapidAuthorizationValue(jwt, vapid_key_->public_key());
+  forged.multiply = 2;
+  EXPECT_EQ(Send(sub, forged).Count(401), 2);
+}
+
+TEST_F(TestPushServiceTest, RejectsDecryptEveryNBelowOne) {
+  TestPushService::Options options;
+  options.decrypt_every_n = 0;
+  EXPECT_EQ(TestPushService::Start(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(TestPushServiceTest, ServesParallelConnectionsOnSeveralThreads) {
   TestPushService::Options options;
   options.threads = 2;
   StartService(options);
   std::vector<TestSubscription> subs;
+  subs.reserve(3);
   for (int i = 0; i < 3; ++i) {
     subs.push_back(service_->AddSubscription());
   }
@@ -637,6 +727,377 @@ TEST_F(TestPushServiceTest, CertificateVerifiesForHostNameLocalhostAndLoopbackWi
   const TlsProbeResult wrong =
       TlsProbe(service_->port(), service_->ca_file(), "other.example", false);
   EXPECT_FALSE(wrong.handshake_ok);
+}
+
+// Statuses reads `n` responses from `client` and returns their statuses (0 for a missing one).
+std::vector<int> Statuses(Http1Client& client, int n) {
+  std::vector<int> out;
+  for (int i = 0; i < n; ++i) {
+    const std::optional<Http1Client::Response> r = client.ReadResponse();
+    out.push_back(r ? r->status : 0);
+  }
+  return out;
+}
+
+std::string Plaintext(const Delivery& d) { return {d.plaintext.begin(), d.plaintext.end()}; }
+
+TEST_F(TestPushServiceTest, Http1KeepAliveAnswersValidAndInvalidRequestsOnOneConnection) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  Http1Client client;
+  ASSERT_TRUE(client.Connect(service_->port()));
+  EXPECT_EQ(client.alpn(), "http/1.1");
+
+  PushSpec valid;
+  valid.urgency = "high";
+  valid.topic = "news_1";
+  ASSERT_TRUE(client.Write(Http1Push(sub, valid)));
+  const std::optional<Http1Client::Response> accepted = client.ReadResponse();
+  ASSERT_TRUE(accepted.has_value());
+  EXPECT_EQ(accepted->status, 201);
+  EXPECT_TRUE(accepted->Header("location").starts_with("/m/")) << accepted->Header("location");
+  EXPECT_EQ(accepted->Header("ttl"), "60");
+  EXPECT_EQ(accepted->Header("connection"), "");
+
+  PushSpec no_ttl;
+  no_ttl.with_ttl = false;
+  ASSERT_TRUE(client.Write(Http1Push(sub, no_ttl)));
+  const std::optional<Http1Client::Response> rejected = client.ReadResponse();
+  ASSERT_TRUE(rejected.has_value());
+  EXPECT_EQ(rejected->status, 400);
+  EXPECT_NE(rejected->body.find("\"errno\":111"), std::string::npos) << rejected->body;
+
+  PushSpec wrong_audience;
+  wrong_audience.authorization = Authorization("https://push.test.example");
+  PushSpec tampered;
+  tampered.tamper_body = true;
+  PushSpec too_large;
+  too_large.extra_body_bytes = 5000;
+  PushSpec no_payload;
+  no_payload.no_body = true;
+  TestSubscription unknown = sub;
+  unknown.token = "unknownToken123";
+  const std::vector<std::pair<std::string, int>> requests = {
+      {Http1Push(sub, wrong_audience), 401}, {Http1Push(sub, tampered), 400},
+      {Http1Push(unknown, valid), 404},      {Http1Request("GET", "/push/" + sub.token, {}), 405},
+      {Http1Push(sub, too_large), 413},      {Http1Push(sub, no_payload), 201},
+      {Http1Push(sub, valid), 201},
+  };
+  for (const auto& [request, status] : requests) {
+    ASSERT_TRUE(client.Write(request));
+    const std::optional<Http1Client::Response> r = client.ReadResponse();
+    ASSERT_TRUE(r.has_value()) << "no answer; expected " << status;
+    EXPECT_EQ(r->status, status) << r->body;
+  }
+
+  const std::vector<Delivery> deliveries = service_->Deliveries();
+  ASSERT_EQ(deliveries.size(), 3u);
+  EXPECT_EQ(Plaintext(deliveries[0]), valid.plaintext);
+  EXPECT_EQ(deliveries[0].urgency, "high");
+  EXPECT_EQ(deliveries[0].topic, "news_1");
+  EXPECT_EQ(deliveries[0].vapid_subject, "mailto:ops@example.com");
+  EXPECT_TRUE(deliveries[1].plaintext.empty());
+  EXPECT_EQ(Plaintext(deliveries[2]), valid.plaintext);
+  for (const Delivery& d : deliveries) {
+    EXPECT_EQ(d.connection_id, 1u);
+  }
+  const Stats stats = service_->stats();
+  EXPECT_EQ(stats.connections_accepted, 1u);
+  EXPECT_EQ(stats.http1_connections, 1u);
+  EXPECT_EQ(stats.requests, 9u);
+  EXPECT_EQ(stats.http1_requests, 9u);
+  EXPECT_EQ(stats.delivered, 3u);
+  EXPECT_EQ(stats.status_counts.at(201), 3u);
+  EXPECT_EQ(stats.status_counts.at(400), 2u);
+  EXPECT_TRUE(HasValidationFailure(stats, "ttl: missing"));
+  EXPECT_TRUE(HasValidationFailure(stats, "authorization: aud"));
+  EXPECT_TRUE(HasValidationFailure(stats, "body:"));
+}
+
+TEST_F(TestPushServiceTest, Http1AnswersPipelinedRequestsInOrderAndHonoursConnectionClose) {
+  TestPushService::Options options;
+  options.faults.response_delay = 50ms;
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  TestSubscription unknown = sub;
+  unknown.token = "unknownToken123";
+  PushSpec no_ttl;
+  no_ttl.with_ttl = false;
+  Http1Client client;
+  ASSERT_TRUE(client.Connect(service_->port()));
+  // Four requests in one write; the last asks to close, and what follows it is never read.
+  ASSERT_TRUE(client.Write(
+      Http1Push(sub, PushSpec()) + Http1Push(unknown, PushSpec()) + Http1Push(sub, no_ttl) +
+      Http1Push(sub, PushSpec(), {{"Connection", "close"}}) + Http1Push(sub, PushSpec())));
+  std::vector<Http1Client::Response> responses;
+  for (int i = 0; i < 4; ++i) {
+    std::optional<Http1Client::Response> r = client.ReadResponse();
+    ASSERT_TRUE(r.has_value()) << i;
+    responses.push_back(*std::move(r));
+  }
+  EXPECT_EQ(responses[0].status, 201);
+  EXPECT_EQ(responses[1].status, 404);
+  EXPECT_EQ(responses[2].status, 400);
+  EXPECT_EQ(responses[3].status, 201);
+  EXPECT_EQ(responses[3].Header("connection"), "close");
+  // Answers in order: message ids grow.
+  EXPECT_LT(responses[0].Header("location"), responses[3].Header("location"));
+  EXPECT_TRUE(client.ClosedByPeer());
+  EXPECT_EQ(service_->Deliveries().size(), 2u);
+  EXPECT_EQ(service_->stats().http1_requests, 4u);
+}
+
+TEST_F(TestPushServiceTest, Http1SendsContinueForExpect100) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  const std::string request = Http1Push(sub, PushSpec(), {{"Expect", "100-continue"}});
+  const size_t head_end = request.find("\r\n\r\n") + 4;
+  Http1Client client;
+  ASSERT_TRUE(client.Connect(service_->port()));
+  ASSERT_TRUE(client.Write(request.substr(0, head_end)));
+  const std::optional<Http1Client::Response> interim = client.ReadResponse();
+  ASSERT_TRUE(interim.has_value());
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(client.Write(request.substr(head_end)));
+  EXPECT_EQ(Statuses(client, 1), std::vector<int>{201});
+  EXPECT_EQ(service_->Deliveries().size(), 1u);
+}
+
+TEST_F(TestPushServiceTest, Http1MalformedInputIsAnsweredThenTheConnectionClosed) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  const std::string path = "/push/" + sub.token;
+  const std::string host = "Host: push.test.example\r\n";
+  const std::vector<std::pair<std::string, int>> cases = {
+      {"POST " + path + "\r\n" + host + "\r\n", 400},                           // no version
+      {"POST  " + path + " HTTP/1.1\r\n" + host + "\r\n", 400},                 // two spaces
+      {"POST push HTTP/1.1\r\n" + host + "\r\n", 400},                          // not origin-form
+      {"POST " + path + " HTTP/1.1\r\n" + host + "TTL 60\r\n\r\n", 400},        // no colon
+      {"POST " + path + " HTTP/1.1\r\n" + host + "TTL : 60\r\n\r\n", 400},      // space
+      {"POST " + path + " HTTP/1.1\r\n" + host + "TTL: 6\r\n 0\r\n\r\n", 400},  // obs-fold
+      {"POST " + path + " HTTP/1.1\r\n\r\n", 400},                              // no Host
+      {"POST " + path + " HTTP/1.1\r\n" + host + "Content-Length: 1x\r\n\r\n", 400},
+      {"POST " + path + " HTTP/1.1\r\n" + host + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n",
+       400},
+      {"POST " + path + " HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked\r\n\r\n", 411},
+      {"POST " + path + " HTTP/1.1\r\n" + host + "Content-Length: 100000\r\n\r\n", 413},
+      {"POST " + path + " HTTP/1.1\r\n" + host + "X-Big: " + std::string(9000, 'a') + "\r\n\r\n",
+       431},
+      {"POST " + path + " HTTP/2.0\r\n" + host + "\r\n", 505},
+  };
+  std::map<int, uint64_t> expected_counts;
+  for (const auto& [input, status] : cases) {
+    Http1Client client;
+    ASSERT_TRUE(client.Connect(service_->port()));
+    ASSERT_TRUE(client.Write(input));
+    const std::optional<Http1Client::Response> r = client.ReadResponse();
+    ASSERT_TRUE(r.has_value()) << input.substr(0, 80);
+    EXPECT_EQ(r->status, status) << input.substr(0, 80) << "\n" << r->body;
+    EXPECT_EQ(r->Header("connection"), "close") << input.substr(0, 80);
+    EXPECT_NE(r->body.find("\"message\":\"http1: "), std::string::npos) << r->body;
+    EXPECT_TRUE(client.ClosedByPeer()) << input.substr(0, 80);
+    ++expected_counts[status];
+  }
+  const Stats stats = service_->stats();
+  EXPECT_EQ(stats.requests, 0u);
+  EXPECT_EQ(stats.status_counts, expected_counts);
+  EXPECT_EQ(stats.validation_failures.size(), cases.size());
+  EXPECT_TRUE(HasValidationFailure(stats, "http1: request line and header fields larger"));
+}
+
+TEST_F(TestPushServiceTest, Http1AppliesFailFirstGoneAndDropFaults) {
+  TestPushService::Options options;
+  options.faults.fail_first_per_token = 1;
+  options.faults.retry_after = "30";
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  const TestSubscription gone = service_->AddSubscription();
+  FaultPlan plan = options.faults;
+  plan.gone_tokens.insert(gone.token);
+  service_->SetFaults(plan);
+  {
+    Http1Client client;
+    ASSERT_TRUE(client.Connect(service_->port()));
+    ASSERT_TRUE(client.Write(Http1Push(sub, PushSpec())));
+    const std::optional<Http1Client::Response> failed = client.ReadResponse();
+    ASSERT_TRUE(failed.has_value());
+    EXPECT_EQ(failed->status, 503);
+    EXPECT_EQ(failed->Header("retry-after"), "30");
+    ASSERT_TRUE(client.Write(Http1Push(sub, PushSpec()) + Http1Push(gone, PushSpec())));
+    EXPECT_EQ(Statuses(client, 2), (std::vector<int>{201, 410}));
+  }
+  EXPECT_EQ(service_->Deliveries().size(), 1u);
+
+  // A clean drop at the 2nd request: the 1st is answered, the 2nd and 3rd never are.
+  FaultPlan drop;
+  drop.drop_connection_every_n_streams = 2;
+  service_->SetFaults(drop);
+  {
+    Http1Client client;
+    ASSERT_TRUE(client.Connect(service_->port()));
+    ASSERT_TRUE(client.Write(Http1Push(sub, PushSpec()) + Http1Push(sub, PushSpec()) +
+                             Http1Push(sub, PushSpec())));
+    EXPECT_EQ(Statuses(client, 1), std::vector<int>{201});
+    EXPECT_TRUE(client.ClosedByPeer());
+  }
+  EXPECT_EQ(service_->Deliveries().size(), 2u);
+  EXPECT_EQ(service_->stats().dropped_connections, 1u);
+
+  // Outcome unknown: the 1st request is recorded but not answered.
+  drop.drop_connection_every_n_streams = 1;
+  drop.drop_after_record = true;
+  service_->SetFaults(drop);
+  {
+    Http1Client client;
+    ASSERT_TRUE(client.Connect(service_->port()));
+    ASSERT_TRUE(client.Write(Http1Push(sub, PushSpec())));
+    EXPECT_FALSE(client.ReadResponse().has_value());
+  }
+  EXPECT_EQ(service_->Deliveries().size(), 3u);
+  EXPECT_EQ(service_->stats().dropped_connections, 2u);
+}
+
+TEST_F(TestPushServiceTest, AlpnPicksH2WhenOfferedElseHttp1) {
+  StartService();
+  const TestSubscription sub = service_->AddSubscription();
+  for (const std::vector<std::string>& offer :
+       {std::vector<std::string>{"h2", "http/1.1"}, std::vector<std::string>{"http/1.1", "h2"}}) {
+    Http1Client client;
+    ASSERT_TRUE(client.Connect(service_->port(), offer));
+    EXPECT_EQ(client.alpn(), "h2") << offer[0];
+  }
+  // nghttp (HTTP/2) still works.
+  EXPECT_EQ(Send(sub, PushSpec()).statuses, std::vector<int>{201});
+
+  Http1Client http1;
+  ASSERT_TRUE(http1.Connect(service_->port(), {"http/1.1"}));
+  EXPECT_EQ(http1.alpn(), "http/1.1");
+  ASSERT_TRUE(http1.Write(Http1Push(sub, PushSpec())));
+  EXPECT_EQ(Statuses(http1, 1), std::vector<int>{201});
+
+  Http1Client no_alpn;
+  ASSERT_TRUE(no_alpn.Connect(service_->port(), {}));
+  EXPECT_EQ(no_alpn.alpn(), "");
+  ASSERT_TRUE(no_alpn.Write(Http1Push(sub, PushSpec())));
+  EXPECT_EQ(Statuses(no_alpn, 1), std::vector<int>{201});
+
+  // Offering neither protocol fails the handshake (RFC 7301 no_application_protocol).
+  Http1Client other;
+  EXPECT_FALSE(other.Connect(service_->port(), {"spdy/3.1"}));
+
+  const Stats stats = service_->stats();
+  EXPECT_EQ(stats.http1_connections, 2u);
+  EXPECT_EQ(stats.http1_requests, 2u);
+  EXPECT_EQ(stats.requests, 3u);
+  EXPECT_EQ(service_->Deliveries().size(), 3u);
+}
+
+TEST_F(TestPushServiceTest, Http1DecryptEveryNDecryptsEveryNthBodyOfAConnection) {
+  TestPushService::Options options;
+  options.decrypt_every_n = 3;
+  StartService(options);
+  const TestSubscription sub = service_->AddSubscription();
+  Http1Client client;
+  ASSERT_TRUE(client.Connect(service_->port()));
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(client.Write(Http1Push(sub, PushSpec())));
+  }
+  EXPECT_EQ(Statuses(client, 6), std::vector<int>(6, 201));
+  const std::vector<Delivery> deliveries = service_->Deliveries();
+  ASSERT_EQ(deliveries.size(), 6u);
+  for (size_t i = 0; i < deliveries.size(); ++i) {
+    EXPECT_EQ(deliveries[i].body_decrypted, i % 3 == 0) << i;
+    EXPECT_EQ(Plaintext(deliveries[i]), i % 3 == 0 ? PushSpec().plaintext : "") << i;
+  }
+  // The 7th body is decrypted (and fails), the 8th is not looked at, the 9th's VAPID token is
+  // checked anyway.
+  PushSpec tampered;
+  tampered.tamper_body = true;
+  absl::StatusOr<crypto::P256KeyPair> other = crypto::P256KeyPair::Generate();
+  ASSERT_TRUE(other.ok());
+  PushSpec wrong_signer;
+  wrong_signer.authorization = Authorization(AudienceOf(sub), &*other);
+  wrong_signer.authorization.replace(wrong_signer.authorization.find("k=") + 2, std::string::npos,
+                                     vapid_key_->PublicKeyBase64Url());
+  ASSERT_TRUE(client.Write(Http1Push(sub, tampered) + Http1Push(sub, tampered) +
+                           Http1Push(sub, wrong_signer)));
+  EXPECT_EQ(Statuses(client, 3), (std::vector<int>{400, 201, 401}));
+  const Stats stats = service_->stats();
+  EXPECT_EQ(stats.bodies_not_decrypted, 5u);
+  EXPECT_EQ(stats.delivered, 7u);
+}
+
+// FindOnPath returns the path of `program` as the shell finds it on PATH, or "".
+std::string FindOnPath(const std::string& program) {
+  CommandResult found = RunCommand({"sh", "-c", "command -v " + program}, 10s);
+  if (found.exit_status != 0) {
+    return "";
+  }
+  while (!found.output.empty() && std::isspace(static_cast<unsigned char>(found.output.back()))) {
+    found.output.pop_back();
+  }
+  return found.output;
+}
+
+// The baseline sender of the benchmark: bench/node/fanout_bench.js with the Node web-push package
+// (HTTP/1.1 through https.request), trusting the service's CA through NODE_EXTRA_CA_CERTS.
+TEST_F(TestPushServiceTest, NodeWebPushPackageDeliversOverHttp1) {
+  const std::string node = FindOnPath("node");
+  const std::string npm = FindOnPath("npm");
+  if (node.empty() || npm.empty()) {
+    GTEST_SKIP() << "node or npm is not installed: the Node web-push baseline is not tested";
+  }
+  const std::string bench_dir = WEBPUSH_BENCH_NODE_DIR;
+  if (ReadFile(bench_dir + "/node_modules/web-push/package.json").empty()) {
+    const CommandResult install =
+        RunCommand({npm, "ci", "--prefix", bench_dir, "--no-audit", "--no-fund"}, 300s);
+    ASSERT_EQ(install.exit_status, 0) << install.output;
+  }
+  StartService();
+  constexpr int kMessages = 20;
+  std::set<std::string> tokens;
+  std::string lines;
+  for (int i = 0; i < kMessages; ++i) {
+    const TestSubscription sub = service_->AddSubscription();
+    tokens.insert(sub.token);
+    lines += sub.ToJson() + "\n";
+  }
+  const std::string subscriptions = dir_.File("subs.jsonl");
+  std::ofstream(subscriptions) << lines;
+  std::string payload;
+  for (int i = 0; i < 1024; ++i) {
+    payload.push_back(static_cast<char>('a' + i % 26));
+  }
+  const std::string payload_file = dir_.File("payload.bin");
+  std::ofstream(payload_file, std::ios::binary) << payload;
+
+  const CommandResult run = RunCommand(
+      {"env", "NODE_EXTRA_CA_CERTS=" + service_->ca_file(), node, bench_dir + "/fanout_bench.js",
+       "--subscriptions", subscriptions, "--payload-file", payload_file, "--vapid-public-key",
+       vapid_key_->PublicKeyBase64Url(), "--vapid-private-key", vapid_key_->PrivateKeyBase64Url(),
+       "--subject", "mailto:ops@example.com", "--concurrency", "4"},
+      60s);
+  ASSERT_EQ(run.exit_status, 0) << run.output;
+  EXPECT_NE(run.output.find("\"messages\":20,\"delivered\":20,\"failed\":0"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("\"web_push_version\":\"3.6.7\""), std::string::npos) << run.output;
+
+  const std::vector<Delivery> deliveries = service_->Deliveries();
+  ASSERT_EQ(deliveries.size(), static_cast<size_t>(kMessages));
+  std::set<std::string> delivered_tokens;
+  for (const Delivery& d : deliveries) {
+    EXPECT_TRUE(d.body_decrypted);
+    EXPECT_EQ(Plaintext(d), payload);
+    EXPECT_EQ(d.ttl, "60");
+    EXPECT_EQ(d.vapid_subject, "mailto:ops@example.com");
+    delivered_tokens.insert(d.token);
+  }
+  EXPECT_EQ(delivered_tokens, tokens);
+  const Stats stats = service_->stats();
+  EXPECT_EQ(stats.http1_requests, static_cast<uint64_t>(kMessages));
+  EXPECT_GE(stats.http1_connections, 1u);
+  EXPECT_LE(stats.http1_connections, 4u);  // keep-alive: at most one per concurrent request
+  EXPECT_TRUE(stats.validation_failures.empty());
 }
 
 TEST_F(TestPushServiceTest, RemovesItsTemporaryFilesWhenDestroyed) {

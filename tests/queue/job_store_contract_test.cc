@@ -424,7 +424,7 @@ TEST_P(JobStoreContractTest, RefusesSubmissionsOverTheBacklogLimits) {
   absl::StatusOr<SubmitResult> result = store->Submit(MakeSpec(kTenant), MakeTargets(2));
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_TRUE(Contains(result.status().message(), "max_backlog_per_tenant")) << result.status();
+  EXPECT_TRUE(Contains(result.status().message(), "limit of 6 pending")) << result.status();
 
   result = store->Submit(MakeSpec(kOtherTenant), MakeTargets(4));
   ASSERT_FALSE(result.ok());
@@ -531,6 +531,118 @@ TEST_P(JobStoreContractTest, ReclaimsLeaseAfterConsumerDies) {
   EXPECT_EQ(status->counters.delivered, 10);
   EXPECT_EQ(status->counters.pending, 0);
   EXPECT_TRUE(NothingToFetch(*store, "b"));
+}
+
+TEST_P(JobStoreContractTest, ExtendKeepsALeaseFromBeingReclaimed) {
+  JobStoreOptions options;
+  options.lease = absl::Milliseconds(400);
+  std::unique_ptr<JobStore> store = MakeStore(options);
+  absl::StatusOr<SubmitResult> submitted = store->Submit(MakeSpec(), MakeTargets(3));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  std::vector<Lease> held;
+  ASSERT_TRUE(FetchWithin(*store, "a", kWait, &held));
+  ASSERT_EQ(held.size(), 1u);
+
+  // Renewed every 150 ms for three lease periods: nobody else gets the batch.
+  const absl::Time until = absl::Now() + 3 * options.lease;
+  while (absl::Now() < until) {
+    ASSERT_TRUE(IsOk(store->Extend(held[0])));
+    EXPECT_TRUE(NothingToFetch(*store, "b"));
+    absl::SleepFor(absl::Milliseconds(150));
+  }
+  // Once the renewals stop, the lease runs out and `b` reclaims the batch; `a`'s renewal then
+  // fails, telling it to stop sending.
+  std::vector<Lease> reclaimed;
+  ASSERT_TRUE(FetchWithin(*store, "b", kWait, &reclaimed));
+  ASSERT_EQ(reclaimed.size(), 1u);
+  EXPECT_EQ(Indices(reclaimed[0]), (std::vector<uint32_t>{0, 1, 2}));
+  const absl::Status late = store->Extend(held[0]);
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
+  ASSERT_TRUE(IsOk(store->Extend(reclaimed[0])));
+
+  ASSERT_TRUE(IsOk(store->Record(reclaimed[0], AllResults(reclaimed[0], Outcome::kDelivered))));
+  ASSERT_TRUE(IsOk(store->Ack(reclaimed[0])));
+  const absl::Status after_ack = store->Extend(reclaimed[0]);
+  EXPECT_EQ(after_ack.code(), absl::StatusCode::kFailedPrecondition) << after_ack;
+}
+
+TEST_P(JobStoreContractTest, AdmitLetsABurstThroughThenMakesTheNextWait) {
+  std::unique_ptr<JobStore> store = MakeStore(JobStoreOptions());
+  // 100 per second, burst 50: a job of 500 is admitted at once (overdrawing by 450), the next
+  // must wait about 4.5 s for the level to climb back above zero.
+  absl::StatusOr<absl::Duration> first = store->Admit(kTenant, 500, 100, 50);
+  ASSERT_TRUE(IsOk(first));
+  EXPECT_EQ(*first, absl::ZeroDuration());
+  absl::StatusOr<absl::Duration> second = store->Admit(kTenant, 1, 100, 50);
+  ASSERT_TRUE(IsOk(second));
+  EXPECT_GT(*second, absl::Seconds(4));
+  EXPECT_LE(*second, absl::Milliseconds(4520));
+  // Another tenant has its own bucket.
+  absl::StatusOr<absl::Duration> other = store->Admit(kOtherTenant, 10, 100, 50);
+  ASSERT_TRUE(IsOk(other));
+  EXPECT_EQ(*other, absl::ZeroDuration());
+  // Giving 460 back (a refused submission) brings the level above zero again.
+  ASSERT_TRUE(IsOk(store->Admit(kTenant, -460, 100, 50)));
+  absl::StatusOr<absl::Duration> third = store->Admit(kTenant, 1, 100, 50);
+  ASSERT_TRUE(IsOk(third));
+  EXPECT_EQ(*third, absl::ZeroDuration());
+  EXPECT_EQ(store->Admit(kTenant, 1, 0, 50).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(JobStoreContractTest, AppliesTheJobsOwnPendingLimit) {
+  std::unique_ptr<JobStore> store = MakeStore(JobStoreOptions());
+  JobSpec spec = MakeSpec();
+  spec.max_pending = 4;
+  ASSERT_TRUE(IsOk(store->Submit(spec, MakeTargets(3))));
+  absl::StatusOr<SubmitResult> over = store->Submit(spec, MakeTargets(2));
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(Contains(over.status().message(), "limit of 4 pending")) << over.status();
+  ASSERT_TRUE(IsOk(store->Submit(spec, MakeTargets(1))));
+  EXPECT_EQ(BacklogOf(*store, kTenant), std::make_pair(int64_t{4}, int64_t{4}));
+}
+
+TEST_P(JobStoreContractTest, KeepsALatencyHistogramOfTheAnswers) {
+  std::unique_ptr<JobStore> store = MakeStore(JobStoreOptions());
+  const absl::Time before = absl::Now();
+  absl::StatusOr<SubmitResult> submitted = store->Submit(MakeSpec(), MakeTargets(4));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  std::vector<Lease> leases;
+  ASSERT_TRUE(FetchWithin(*store, "a", kWait, &leases));
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_GE(leases[0].created, before - absl::Seconds(1));
+  EXPECT_LE(leases[0].created, absl::Now());
+  std::vector<TargetResult> results = AllResults(leases[0], Outcome::kDelivered);
+  results[0].latency_ms = 1;    // bucket 0
+  results[1].latency_ms = 100;  // bucket 13
+  results[2].latency_ms = 100;
+  results[3].latency_ms = -1;  // not measured
+  ASSERT_TRUE(IsOk(store->Record(leases[0], results)));
+  absl::StatusOr<JobStatus> status = store->GetJob(kTenant, submitted->job_id);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->latency[0], 1);
+  EXPECT_EQ(status->latency[LatencyBucket(100)], 2);
+  int64_t total = 0;
+  for (const int64_t n : status->latency) {
+    total += n;
+  }
+  EXPECT_EQ(total, 3);
+}
+
+TEST(LatencyBucketTest, BucketsGrowBySquareRootOfTwoAndBoundsAgree) {
+  EXPECT_EQ(LatencyBucket(0), 0u);
+  EXPECT_EQ(LatencyBucket(1), 0u);
+  EXPECT_EQ(LatencyBucket(2), 2u);
+  EXPECT_EQ(LatencyBucket(100), 13u);
+  EXPECT_EQ(LatencyBucket(int64_t{1} << 40), kLatencyBuckets - 1);
+  for (size_t i = 0; i + 1 < kLatencyBuckets; ++i) {
+    const int64_t upper = LatencyBucketUpperMs(i);
+    EXPECT_LE(LatencyBucket(upper), i) << i;
+    EXPECT_GT(LatencyBucket(upper + 1), i) << i;
+  }
+  for (int64_t ms = 0; ms < 100'000; ms += 7) {
+    EXPECT_LE(ms, LatencyBucketUpperMs(LatencyBucket(ms)));
+  }
 }
 
 TEST_P(JobStoreContractTest, AckHandsOutUnrecordedTargetsAgain) {

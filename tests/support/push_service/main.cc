@@ -44,6 +44,10 @@ void DeclareFlags(CLI::App& app, Flags& f) {
   app.add_option("--vapid-public-key", o.expected_vapid_public_key,
                  "Accept only this VAPID key (base64url); others get 403");
   app.add_option("--threads", o.threads, "io_context threads")->capture_default_str();
+  app.add_option("--decrypt-every-n", o.decrypt_every_n,
+                 "Decrypt only the 1st, (N+1)-th, ... body of each connection (headers and VAPID "
+                 "are checked on every request); for benchmarks sharing the CPU")
+      ->capture_default_str();
   // FaultPlan, one flag per field.
   app.add_option("--fail-first-per-token", p.fail_first_per_token,
                  "Answer the first N requests of each token with --fail-status")
@@ -95,12 +99,17 @@ std::string Summary(const Stats& s) {
   }
   out += "} refused_streams=" + std::to_string(s.refused_streams) +
          " goaways_sent=" + std::to_string(s.goaways_sent) +
-         " dropped_connections=" + std::to_string(s.dropped_connections);
+         " dropped_connections=" + std::to_string(s.dropped_connections) +
+         " http1_connections=" + std::to_string(s.http1_connections) +
+         " http1_requests=" + std::to_string(s.http1_requests) +
+         " bodies_not_decrypted=" + std::to_string(s.bodies_not_decrypted);
   return out;
 }
 
 int Run(int argc, char** argv) {
-  CLI::App app{"webpush_test_push_service: a local Web Push service (HTTP/2, TLS) for tests"};
+  CLI::App app{
+      "webpush_test_push_service: a local Web Push service (HTTP/2 or HTTP/1.1 over TLS) for "
+      "tests"};
   Flags flags;
   DeclareFlags(app, flags);
   try {

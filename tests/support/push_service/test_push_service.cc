@@ -12,9 +12,9 @@
 
 #include "crypto/keys.h"
 #include "crypto/vapid.h"
-#include "tests/support/push_service/internal/h2_connection.h"
 #include "tests/support/push_service/internal/service_state.h"
 #include "tests/support/push_service/internal/tls_certificates.h"
+#include "tests/support/push_service/internal/tls_handshake.h"
 
 namespace webpush::testing {
 namespace {
@@ -82,6 +82,9 @@ absl::Status TestPushService::Impl::Init(TestPushService::Options options) {
   if (options_.threads < 1 || options_.threads > kMaxThreads) {
     return absl::InvalidArgumentError("threads: must be from 1 to 16");
   }
+  if (options_.decrypt_every_n < 1) {
+    return absl::InvalidArgumentError("decrypt_every_n: must be at least 1");
+  }
   if (!options_.expected_vapid_public_key.empty()) {
     absl::StatusOr<crypto::P256PublicKey> key =
         crypto::ParseP256PublicKey(options_.expected_vapid_public_key, "expected_vapid_public_key");
@@ -141,9 +144,9 @@ absl::Status TestPushService::Impl::Init(TestPushService::Options options) {
     return absl::InternalError("ca_file: cannot write " + ca_file_);
   }
 
-  state_ = std::make_unique<internal::ServiceState>(origin_, "https://" + authority + "/push/",
-                                                    options_.expected_vapid_public_key,
-                                                    options_.faults, options_.record_deliveries);
+  state_ = std::make_unique<internal::ServiceState>(
+      origin_, "https://" + authority + "/push/", options_.expected_vapid_public_key,
+      options_.faults, options_.record_deliveries, options_.decrypt_every_n);
   Accept();
   for (int i = 0; i < options_.threads; ++i) {
     threads_.emplace_back([io = io_.get()] { io->run(); });
@@ -154,18 +157,18 @@ absl::Status TestPushService::Impl::Init(TestPushService::Options options) {
 void TestPushService::Impl::Accept() {
   // Each connection gets its own strand, so with several threads its handlers still never run
   // concurrently.
-  acceptor_->async_accept(
-      asio::make_strand(*io_), [this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-        if (ec == asio::error::operation_aborted || !acceptor_->is_open()) {
-          return;
-        }
-        if (!ec) {
-          asio::error_code ignored;
-          socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-          std::make_shared<internal::H2Connection>(std::move(socket), *tls_, *state_)->Start();
-        }
-        Accept();
-      });
+  acceptor_->async_accept(asio::make_strand(*io_),
+                          [this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+                            if (ec == asio::error::operation_aborted || !acceptor_->is_open()) {
+                              return;
+                            }
+                            if (!ec) {
+                              asio::error_code ignored;
+                              socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+                              internal::ServeTlsConnection(std::move(socket), *tls_, *state_);
+                            }
+                            Accept();
+                          });
 }
 
 absl::StatusOr<std::unique_ptr<TestPushService>> TestPushService::Start(Options options) {

@@ -11,8 +11,9 @@
 #include "absl/status/statusor.h"
 
 // TestPushService is a stand-in for FCM, Mozilla autopush and Apple's push service in tests,
-// benchmarks and the demo: HTTP/2 over TLS (ALPN h2) on 127.0.0.1 with a throw-away CA, browser-
-// like subscriptions, strict RFC 8030/8291/8292 request checks, scripted faults and counters.
+// benchmarks and the demo: HTTP/2 (ALPN h2) or HTTP/1.1 over TLS on 127.0.0.1 with a throw-away
+// CA, browser-like subscriptions, strict RFC 8030/8291/8292 request checks, scripted faults and
+// counters.
 // Threading: the service runs its own io_context threads; every public member is thread-safe.
 namespace webpush::testing {
 
@@ -29,8 +30,10 @@ struct TestSubscription {
 // Delivery is one request the service accepted (answered, or about to answer, 201).
 struct Delivery {
   std::string token;
-  std::vector<uint8_t> plaintext;  // decrypted body
-  std::string ttl;                 // header values as received ("" if absent)
+  std::vector<uint8_t> plaintext;  // decrypted body (empty when `body_decrypted` is false)
+  // False when Options::decrypt_every_n skipped decrypting this (non-empty) body.
+  bool body_decrypted = true;
+  std::string ttl;  // header values as received ("" if absent)
   std::string urgency;
   std::string topic;
   std::string vapid_subject;  // the JWT's `sub`
@@ -76,8 +79,9 @@ struct FaultPlan {
 // Stats counts what happened since Start or the last ResetStats.
 struct Stats {
   uint64_t connections_accepted = 0;
-  // Requests received completely (END_STREAM) and considered, including dropped ones; streams
-  // refused by a fault or above a GOAWAY's last-stream-id are not requests.
+  // Requests received completely (END_STREAM, or an HTTP/1.1 request with all its body) and
+  // considered, including dropped ones; streams refused by a fault or above a GOAWAY's
+  // last-stream-id, and HTTP/1.1 input that could not be framed, are not requests.
   uint64_t requests = 0;
   uint64_t delivered = 0;
   // Maximum over connections of streams open at once. A new stream that the client opened beyond
@@ -94,6 +98,12 @@ struct Stats {
   uint64_t refused_streams = 0;           // by FaultPlan::refuse_every_n_streams
   uint64_t goaways_sent = 0;              // by FaultPlan::goaway_every_n_streams
   uint64_t dropped_connections = 0;
+  // Connections that negotiated HTTP/1.1 (ALPN http/1.1 or no ALPN), and the requests they
+  // completed (included in `requests`).
+  uint64_t http1_connections = 0;
+  uint64_t http1_requests = 0;
+  // Accepted bodies that were not decrypted (Options::decrypt_every_n).
+  uint64_t bodies_not_decrypted = 0;
   // Short reasons, e.g. "ttl: missing"; the first kMaxValidationFailures are kept.
   std::vector<std::string> validation_failures;
   static constexpr size_t kMaxValidationFailures = 1000;
@@ -110,6 +120,10 @@ class TestPushService {
     // False: deliveries are validated and counted (`Stats::delivered`) but not kept, so a long
     // benchmark does not grow memory. Deliveries() is then empty.
     bool record_deliveries = true;
+    // 1: decrypt every body. n > 1 (a benchmark setting, to make the service cheaper): on each
+    // connection only its 1st, (n+1)-th, (2n+1)-th, ... request has its body decrypted and
+    // checked; every header and the VAPID token are still validated on every request.
+    int decrypt_every_n = 1;
   };
 
   // Start generates the CA and server certificate, binds 127.0.0.1:`port` and starts serving.

@@ -11,9 +11,7 @@
 namespace webpush::testing::internal {
 namespace {
 
-// Bounds: a handshake that has not finished, or a finished connection whose peer keeps it open,
-// is closed after these.
-constexpr std::chrono::seconds kHandshakeTimeout{10};
+// A finished connection whose peer keeps it open is closed after this.
 constexpr std::chrono::seconds kFinishTimeout{2};
 // nghttp2 output is gathered into writes of about this size.
 constexpr size_t kMaxWriteSize = size_t{64} * 1024;
@@ -80,12 +78,9 @@ nghttp2_nv MakeNv(const std::string& name, const std::string& value) {
 
 }  // namespace
 
-H2Connection::H2Connection(asio::ip::tcp::socket socket, asio::ssl::context& tls,
+H2Connection::H2Connection(asio::ssl::stream<asio::ip::tcp::socket> tls, uint64_t id,
                            ServiceState& state)
-    : tls_(std::move(socket), tls),
-      state_(state),
-      id_(state.OnConnectionAccepted()),
-      deadline_(tls_.get_executor()) {}
+    : tls_(std::move(tls)), state_(state), id_(id), deadline_(tls_.get_executor()) {}
 
 H2Connection::~H2Connection() {
   if (session_ != nullptr) {
@@ -94,33 +89,10 @@ H2Connection::~H2Connection() {
 }
 
 void H2Connection::Start() {
-  deadline_.expires_after(kHandshakeTimeout);
-  deadline_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-    if (!ec && self->session_ == nullptr) {
-      self->Close();
-    }
-  });
-  tls_.async_handshake(
-      asio::ssl::stream_base::server,
-      [self = shared_from_this()](const asio::error_code& ec) { self->OnHandshake(ec); });
-}
-
-void H2Connection::OnHandshake(const asio::error_code& ec) {
-  if (closed_) {
-    return;
-  }
-  const unsigned char* alpn = nullptr;
-  unsigned int alpn_len = 0;
-  if (!ec) {
-    SSL_get0_alpn_selected(tls_.native_handle(), &alpn, &alpn_len);
-  }
-  // The ALPN callback already refuses clients without "h2"; this also catches clients that sent
-  // no ALPN extension at all.
-  if (ec || alpn_len != 2 || std::memcmp(alpn, "h2", 2) != 0 || !InitSession()) {
+  if (!InitSession()) {
     Close();
     return;
   }
-  deadline_.cancel();
   Flush();
   Read();
 }
@@ -384,33 +356,33 @@ int H2Connection::OnFrameReceived(const nghttp2_frame& frame) {
 
 int H2Connection::OnRequestComplete(Stream& stream) {
   ++requests_;
-  Decision decision = state_.Decide(stream.request, id_);
-  const std::shared_ptr<const FaultPlan> faults = state_.faults();
-  const int drop_after = faults->drop_connection_every_n_streams;
-  if (drop_after > 0 && requests_ >= drop_after) {
-    if (faults->drop_after_record) {
+  RequestSource source;
+  source.connection_id = id_;
+  source.number_on_connection = requests_;
+  RequestOutcome outcome = state_.HandleRequest(stream.request, source);
+  switch (outcome.action) {
+    case RequestOutcome::Action::kAnswer:
+      break;
+    case RequestOutcome::Action::kDropClean:
+      // This request is not processed, but the answers to the requests before it are written
+      // before the connection is cut.
+      flush_before_drop_ = true;
+      dropping_ = true;
+      // Makes nghttp2_session_mem_recv return at once, so no later frame of this read is handled.
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    case RequestOutcome::Action::kDropAfterRecord:
       // The outcome-unknown drop: this request is recorded, and its answer (with any other
       // answer still queued) never leaves.
-      if (decision.delivery) {
-        state_.RecordDelivery(std::move(*decision.delivery));
-      }
-    } else {
-      // The clean drop: this request is not processed, but the answers to the requests before
-      // it are written before the connection is cut.
-      flush_before_drop_ = true;
-    }
-    state_.OnConnectionDropped();
-    dropping_ = true;
-    // Makes nghttp2_session_mem_recv return at once, so no later frame of this read is handled.
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
+      dropping_ = true;
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
   }
-  stream.delivery = std::move(decision.delivery);
-  if (faults->response_delay.count() > 0) {
+  stream.delivery = std::move(outcome.decision.delivery);
+  if (outcome.delay.count() > 0) {
     stream.delay = std::make_unique<asio::steady_timer>(tls_.get_executor());
-    stream.delay->expires_after(faults->response_delay);
+    stream.delay->expires_after(outcome.delay);
     stream.delay->async_wait(
         [self = shared_from_this(), id = stream.id,
-         response = std::move(decision.response)](const asio::error_code& ec) mutable {
+         response = std::move(outcome.decision.response)](const asio::error_code& ec) mutable {
           // Once the session has ended (a connection error, say) nothing could be sent:
           // answer nothing and so record nothing.
           if (ec || self->closed_ || self->finishing_) {
@@ -423,7 +395,7 @@ int H2Connection::OnRequestComplete(Stream& stream) {
         });
     return 0;
   }
-  Answer(stream, std::move(decision.response));
+  Answer(stream, std::move(outcome.decision.response));
   return 0;
 }
 

@@ -25,13 +25,14 @@ namespace webpush::testing::internal {
 
 class H2Connection : public std::enable_shared_from_this<H2Connection> {
  public:
-  // `socket` must have been accepted on a strand; `state` must outlive the io_context.
-  H2Connection(asio::ip::tcp::socket socket, asio::ssl::context& tls, ServiceState& state);
+  // `tls` has completed its server handshake on a strand with ALPN "h2"; `id` is the
+  // connection's id from ServiceState::OnConnectionAccepted; `state` must outlive the io_context.
+  H2Connection(asio::ssl::stream<asio::ip::tcp::socket> tls, uint64_t id, ServiceState& state);
   ~H2Connection();
   H2Connection(const H2Connection&) = delete;
   H2Connection& operator=(const H2Connection&) = delete;
 
-  // Start runs the TLS handshake, then serves until the peer or a fault closes the connection.
+  // Start sends our SETTINGS, then serves until the peer or a fault closes the connection.
   void Start();
 
   // nghttp2 callbacks (h2_connection.cc forwards to these; return 0 or an nghttp2 error code).
@@ -54,7 +55,6 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
     std::unique_ptr<asio::steady_timer> delay;
   };
 
-  void OnHandshake(const asio::error_code& ec);
   [[nodiscard]] bool InitSession();
   void Read();
   void OnRead(const asio::error_code& ec, size_t n);
@@ -70,9 +70,9 @@ class H2Connection : public std::enable_shared_from_this<H2Connection> {
 
   asio::ssl::stream<asio::ip::tcp::socket> tls_;
   ServiceState& state_;
-  uint64_t id_ = 0;
+  const uint64_t id_;
   nghttp2_session* session_ = nullptr;
-  asio::steady_timer deadline_;  // handshake and graceful-finish deadline
+  asio::steady_timer deadline_;  // graceful-finish deadline
 
   std::array<uint8_t, 16384> read_buf_{};
   std::vector<uint8_t> write_buf_;

@@ -405,35 +405,6 @@ std::string JsonEscape(std::string_view s) {
   return out;
 }
 
-std::string_view ReasonPhrase(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 410:
-      return "Gone";
-    case 413:
-      return "Payload Too Large";
-    case 429:
-      return "Too Many Requests";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Error";
-  }
-}
-
 // CacheKey joins token and key with a space, which neither a JWT nor base64url contains.
 std::string CacheKey(std::string_view jwt, std::string_view key) {
   std::string out(jwt);
@@ -502,8 +473,12 @@ std::optional<Rejection> ValidatePushRequest(const PushRequest& request,
   if (std::optional<Rejection> r = CheckVapid(request, context, delivery)) {
     return r;
   }
+  delivery.plaintext.clear();
   if (request.body.empty()) {
-    delivery.plaintext.clear();
+    return std::nullopt;
+  }
+  if (!context.decrypt_body) {
+    delivery.body_decrypted = false;
     return std::nullopt;
   }
   absl::StatusOr<std::vector<uint8_t>> plaintext = crypto::Decrypt(request.body, ua_key, auth);
@@ -512,6 +487,47 @@ std::optional<Rejection> ValidatePushRequest(const PushRequest& request,
   }
   delivery.plaintext = std::move(*plaintext);
   return std::nullopt;
+}
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 201:
+      return "Created";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
+  }
 }
 
 PushResponse ErrorResponse(int status, int error_number, std::string_view message) {

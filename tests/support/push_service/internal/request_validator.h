@@ -19,11 +19,12 @@
 // pure functions: no I/O, no shared state. Errors use autopush's JSON body and errno values.
 namespace webpush::testing::internal {
 
-// PushRequest is one HTTP/2 request as a connection received it.
+// PushRequest is one request as a connection received it, over HTTP/2 or HTTP/1.1.
 struct PushRequest {
   std::string method;
   std::string path;
-  // Regular header fields in arrival order; nghttp2 guarantees lower-case names.
+  // Regular header fields in arrival order, names in lower case (nghttp2 guarantees it; the
+  // HTTP/1.1 parser lowers them).
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<uint8_t> body;
   bool body_too_large = false;  // more than kMaxRequestBody bytes arrived (the rest dropped)
@@ -83,6 +84,9 @@ struct ValidationContext {
   std::string expected_vapid_public_key;  // base64url; empty accepts any valid signer
   absl::Time now;
   VapidSignatureCache* signature_cache = nullptr;  // optional
+  // False: the body is not decrypted (TestPushService::Options::decrypt_every_n); every other
+  // check still runs.
+  bool decrypt_body = true;
 };
 
 // TokenFromPath returns the token of "/push/<token>" (without query), or nullopt.
@@ -90,7 +94,8 @@ struct ValidationContext {
 
 // ValidatePushRequest checks headers (TTL, Urgency, Topic, Content-Encoding, Content-Type), the
 // VAPID Authorization (signature, `aud`, `exp`, `sub`, optional expected key) and decrypts the
-// body with the subscription's keys. On success fills `delivery` (all but `token` and
+// body with the subscription's keys (unless `context.decrypt_body` is false: then
+// `delivery.body_decrypted` is false). On success fills `delivery` (all but `token` and
 // `connection_id`) and returns nullopt.
 [[nodiscard]] std::optional<Rejection> ValidatePushRequest(const PushRequest& request,
                                                            const crypto::P256KeyPair& ua_key,
@@ -101,6 +106,9 @@ struct ValidationContext {
 // ErrorResponse builds an autopush-style answer:
 // {"code":<status>,"errno":<error_number>,"error":"<reason phrase>","message":"<message>"}.
 [[nodiscard]] PushResponse ErrorResponse(int status, int error_number, std::string_view message);
+
+// ReasonPhrase returns the standard reason phrase of `status` ("Error" for one it does not know).
+[[nodiscard]] std::string_view ReasonPhrase(int status);
 
 // FindHeader returns the value of the only field called `name`; nullopt when it is absent. Sets
 // `count` to the number of fields with that name.

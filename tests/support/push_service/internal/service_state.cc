@@ -38,11 +38,12 @@ PushResponse ScriptedFailure(const FaultPlan& plan) {
 
 ServiceState::ServiceState(std::string origin, std::string endpoint_prefix,
                            std::string expected_vapid_public_key, FaultPlan faults,
-                           bool record_deliveries)
+                           bool record_deliveries, int decrypt_every_n)
     : origin_(std::move(origin)),
       endpoint_prefix_(std::move(endpoint_prefix)),
       expected_vapid_public_key_(std::move(expected_vapid_public_key)),
       record_deliveries_(record_deliveries),
+      decrypt_every_n_(decrypt_every_n),
       faults_(std::make_shared<const FaultPlan>(std::move(faults))) {}
 
 absl::StatusOr<TestSubscription> ServiceState::AddSubscription() {
@@ -89,6 +90,11 @@ uint64_t ServiceState::OnConnectionAccepted() {
   return next_connection_id_++;
 }
 
+void ServiceState::OnHttp1Connection() {
+  absl::MutexLock lock(&mu_);
+  ++stats_.http1_connections;
+}
+
 bool ServiceState::OnNewStream() {
   absl::MutexLock lock(&mu_);
   ++streams_seen_;
@@ -106,12 +112,38 @@ std::shared_ptr<const SubscriptionRecord> ServiceState::Find(std::string_view to
   return it == subscriptions_.end() ? nullptr : it->second;
 }
 
-Decision ServiceState::Decide(const PushRequest& request, uint64_t connection_id) {
+RequestOutcome ServiceState::HandleRequest(const PushRequest& request,
+                                           const RequestSource& source) {
+  RequestOutcome outcome;
+  outcome.decision = Decide(request, source);
+  const std::shared_ptr<const FaultPlan> plan = faults();
+  const int drop_after = plan->drop_connection_every_n_streams;
+  if (drop_after > 0 && source.number_on_connection >= drop_after) {
+    if (plan->drop_after_record) {
+      outcome.action = RequestOutcome::Action::kDropAfterRecord;
+      if (outcome.decision.delivery) {
+        RecordDelivery(std::move(*outcome.decision.delivery));
+        outcome.decision.delivery.reset();
+      }
+    } else {
+      outcome.action = RequestOutcome::Action::kDropClean;
+    }
+    OnConnectionDropped();
+    return outcome;
+  }
+  outcome.delay = plan->response_delay;
+  return outcome;
+}
+
+Decision ServiceState::Decide(const PushRequest& request, const RequestSource& source) {
   Decision decision;
   std::shared_ptr<const FaultPlan> plan;
   {
     absl::MutexLock lock(&mu_);
     ++stats_.requests;
+    if (source.http1) {
+      ++stats_.http1_requests;
+    }
     plan = faults_;
   }
   const std::optional<std::string> token = TokenFromPath(request.path);
@@ -151,6 +183,10 @@ Decision ServiceState::Decide(const PushRequest& request, uint64_t connection_id
   context.expected_vapid_public_key = expected_vapid_public_key_;
   context.now = absl::Now();
   context.signature_cache = &signature_cache_;
+  // The 1st, (n+1)-th, ... request of each connection: a sender with wrong keys is caught on its
+  // first request of every connection.
+  context.decrypt_body =
+      decrypt_every_n_ <= 1 || (source.number_on_connection - 1) % decrypt_every_n_ == 0;
   Delivery delivery;
   rejection =
       ValidatePushRequest(request, subscription->ua_key, subscription->auth, context, delivery);
@@ -161,8 +197,11 @@ Decision ServiceState::Decide(const PushRequest& request, uint64_t connection_id
         ErrorResponse(rejection->status, rejection->error_number, rejection->reason);
     return decision;
   }
+  if (!delivery.body_decrypted) {
+    ++stats_.bodies_not_decrypted;
+  }
   delivery.token = *token;
-  delivery.connection_id = connection_id;
+  delivery.connection_id = source.connection_id;
   decision.response.status = 201;
   decision.response.headers.emplace_back("location", "/m/" + HexId(next_message_id_++));
   decision.response.headers.emplace_back("ttl", delivery.ttl);
@@ -179,6 +218,11 @@ void ServiceState::OnAnswered(int status, std::optional<Delivery> delivery) {
       deliveries_.push_back(std::move(*delivery));
     }
   }
+}
+
+void ServiceState::OnMalformedRequest(std::string reason) {
+  absl::MutexLock lock(&mu_);
+  AddValidationFailure(std::move(reason));
 }
 
 void ServiceState::RecordDelivery(Delivery delivery) {

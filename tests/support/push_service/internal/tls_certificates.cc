@@ -133,22 +133,35 @@ bool IsHostName(std::string_view host) {
   });
 }
 
-// SelectH2 is the ALPN callback: the push service speaks HTTP/2 only, so a client that does not
-// offer "h2" fails the handshake (as a client without ALPN would fail against FCM's h2 pool).
-int SelectH2(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_len,
-             const unsigned char* in, unsigned int in_len, void* /*arg*/) {
+// FindProtocol returns the offset in the ALPN list `in` of the protocol name `name` (its length
+// byte), or -1.
+int FindProtocol(const unsigned char* in, unsigned int in_len, std::string_view name) {
   unsigned int i = 0;
   while (i < in_len) {
     const unsigned int len = in[i];
     if (i + 1 + len > in_len) {
       break;
     }
-    if (len == 2 && std::memcmp(in + i + 1, "h2", 2) == 0) {
-      *out = in + i + 1;
-      *out_len = 2;
-      return SSL_TLSEXT_ERR_OK;
+    if (len == name.size() && std::memcmp(in + i + 1, name.data(), len) == 0) {
+      return static_cast<int>(i);
     }
     i += 1 + len;
+  }
+  return -1;
+}
+
+// SelectAlpn is the ALPN callback: "h2" when the client offers it, else "http/1.1". A client
+// offering neither fails the handshake (no_application_protocol, RFC 7301 §3.2); a client that
+// sends no ALPN extension is not asked and gets HTTP/1.1.
+int SelectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* out_len,
+               const unsigned char* in, unsigned int in_len, void* /*arg*/) {
+  for (const std::string_view name : {std::string_view("h2"), std::string_view("http/1.1")}) {
+    const int at = FindProtocol(in, in_len, name);
+    if (at >= 0) {
+      *out = in + at + 1;
+      *out_len = static_cast<unsigned char>(name.size());
+      return SSL_TLSEXT_ERR_OK;
+    }
   }
   return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
@@ -207,7 +220,7 @@ absl::Status ConfigureServerContext(SSL_CTX* ctx, const ServerCredentials& crede
       SSL_CTX_check_private_key(ctx) != 1) {
     return OpenSslError("server context");
   }
-  SSL_CTX_set_alpn_select_cb(ctx, SelectH2, nullptr);
+  SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);
   return absl::OkStatus();
 }
 

@@ -37,7 +37,8 @@ struct ServerCredentials {
     std::string_view host_name);
 
 // ConfigureServerContext sets up `ctx` to serve `credentials`: TLS 1.2 or later, the HTTP/2
-// cipher suites of RFC 9113 §9.2.2 for TLS 1.2, and ALPN that accepts only "h2".
+// cipher suites of RFC 9113 §9.2.2 for TLS 1.2, and ALPN that picks "h2" if offered, else
+// "http/1.1" (a client offering neither is refused; one without ALPN gets HTTP/1.1).
 [[nodiscard]] absl::Status ConfigureServerContext(SSL_CTX* ctx,
                                                   const ServerCredentials& credentials);
 

@@ -112,7 +112,24 @@ def run_node(args, subs, ca, vapid):
     if out.returncode != 0:
         sys.exit("fanout_bench.js failed:\n" + out.stdout + out.stderr)
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    return r
+    if r["delivered"] != r["messages"]:
+        sys.exit(f"node delivered {r['delivered']} of {r['messages']}: {r['statuses']} "
+                 f"{r['errors']}")
+    since_start = r["latency_ms"]["since_start"]
+    # The same keys as run_ours; CPU from cpu_seconds (cpu_us_per_message is rounded).
+    return {
+        "messages": r["messages"],
+        "delivered": r["delivered"],
+        "wall_s": r["wall_seconds"],
+        "msgs_per_s": r["messages"] / r["wall_seconds"],
+        "cpu_s": r["cpu_seconds"],
+        "cpu_us_per_msg": r["cpu_seconds"] * 1e6 / r["messages"],
+        "start_p50_ms": since_start["p50"],
+        "start_p90_ms": since_start["p90"],
+        "start_p99_ms": since_start["p99"],
+        "node_version": r["node_version"],
+        "web_push_version": r["web_push_version"],
+    }
 
 
 def median(rows, key):

@@ -114,16 +114,17 @@ function validateObject(obj) {
   }
   const recorder = new Recorder();
   const proxied = recorder.wrap(JSON.parse(JSON.stringify(obj)), '');
+  const reasons = [];
   try {
     cls.prototype.validate.call(proxied);
   } catch (e) {
-    return `schema: ${e.message}`;
+    reasons.push(`schema: ${e.message}`);
   }
   const unknown = recorder.unknownFields();
   if (unknown.length > 0) {
-    return `unknown field(s): ${unknown.join(', ')}`;
+    reasons.push(`unknown field(s): ${unknown.join(', ')}`);
   }
-  return null;
+  return reasons.length > 0 ? reasons.join('; ') : null;
 }
 
 function main(argv) {

@@ -121,9 +121,11 @@ ep=$(sed -n 's/^\["\([^"]*\)".*/\1/p' <<<"$entry")
 if ((${#runtime_pkgs[@]} == 0)); then
   fail "the runtime stage installs no packages"
 elif command -v apt-cache >/dev/null && apt-cache show libc6 >/dev/null 2>&1; then
-  for p in "${runtime_pkgs[@]}"; do
-    apt-cache show --no-all-versions "$p" >/dev/null 2>&1 || fail "runtime package $p: not in the archive"
-  done
+  if ! apt-cache show --no-all-versions "${runtime_pkgs[@]}" >/dev/null 2>&1; then
+    for p in "${runtime_pkgs[@]}"; do
+      apt-cache show --no-all-versions "$p" >/dev/null 2>&1 || fail "runtime package $p: not in the archive"
+    done
+  fi
 else
   echo "note: no apt package lists; runtime package names not checked"
 fi

@@ -93,7 +93,14 @@ function checkRendering(webpushd, file) {
       }
       return null;
     };
+    // Only PATH and sanitizer options (a sanitizer build's webpushd) from the caller's
+    // environment, so that no WEBPUSHD__* variable of the caller changes the result.
     const env = {PATH: process.env.PATH};
+    for (const name of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS', 'TSAN_OPTIONS']) {
+      if (process.env[name] !== undefined) {
+        env[name] = process.env[name];
+      }
+    }
     for (const e of container.env || []) {
       if (!e.name.startsWith('WEBPUSHD__')) {
         continue;

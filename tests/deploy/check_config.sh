@@ -4,6 +4,7 @@
 # `webpushd --check-config` on the ConfigMap plus the container's WEBPUSHD__* variables, the
 # termination grace above server.shutdown_grace, ports and probes matching the listen addresses.
 set -euo pipefail
+# shellcheck source=tests/deploy/lib.sh
 source "$(dirname "$0")/lib.sh"
 webpushd=${1:?usage: check_config.sh WEBPUSHD [KUSTOMIZATION_DIR...]}
 shift

@@ -81,7 +81,7 @@ for line in "${instr[@]}"; do
           opts="${w[*]:3}"
           want="-DCMAKE_BUILD_TYPE=Release -DWEBPUSH_BUILD_TESTS=OFF -DWEBPUSH_BUILD_BENCH=OFF"
           [[ $opts == "$want" ]] || fail "scripts/build.sh options are '$opts', expected '$want'"
-          for o in ${w[*]:3}; do
+          for o in "${w[@]:3}"; do
             v=${o#-D}
             v=${v%%=*}
             [[ $v == CMAKE_* ]] && continue
@@ -121,7 +121,8 @@ ep=$(sed -n 's/^\["\([^"]*\)".*/\1/p' <<<"$entry")
 if ((${#runtime_pkgs[@]} == 0)); then
   fail "the runtime stage installs no packages"
 elif command -v apt-cache >/dev/null && apt-cache show libc6 >/dev/null 2>&1; then
-  if ! apt-cache show --no-all-versions "${runtime_pkgs[@]}" >/dev/null 2>&1; then
+  # One call for all (fast); apt-cache exits 0 when only some are found, so stderr decides.
+  if [[ -n $(apt-cache show --no-all-versions "${runtime_pkgs[@]}" 2>&1 >/dev/null) ]]; then
     for p in "${runtime_pkgs[@]}"; do
       apt-cache show --no-all-versions "$p" >/dev/null 2>&1 || fail "runtime package $p: not in the archive"
     done

@@ -6,6 +6,7 @@
 # PrometheusRule carries exactly deploy/prometheus/alerts.yaml.
 # Exits 1 when a directory does not render or an object is invalid.
 set -euo pipefail
+# shellcheck source=tests/deploy/lib.sh
 source "$(dirname "$0")/lib.sh"
 ensure_node_modules
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: helpers sourced by the tests/deploy check scripts.
 
 deploy_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -121,12 +121,12 @@ ep=$(sed -n 's/^\["\([^"]*\)".*/\1/p' <<<"$entry")
 if ((${#runtime_pkgs[@]} == 0)); then
   fail "the runtime stage installs no packages"
 elif command -v apt-cache >/dev/null && apt-cache show libc6 >/dev/null 2>&1; then
-  # One call for all (fast); apt-cache exits 0 when only some are found, so stderr decides.
-  if [[ -n $(apt-cache show --no-all-versions "${runtime_pkgs[@]}" 2>&1 >/dev/null) ]]; then
-    for p in "${runtime_pkgs[@]}"; do
-      apt-cache show --no-all-versions "$p" >/dev/null 2>&1 || fail "runtime package $p: not in the archive"
-    done
-  fi
+  # One call for all (fast); apt-cache skips unknown names silently when others are found, so
+  # compare the Package: names it printed.
+  found=$(apt-cache show --no-all-versions "${runtime_pkgs[@]}" 2>/dev/null | sed -n 's/^Package: //p')
+  for p in "${runtime_pkgs[@]}"; do
+    grep -qxF "$p" <<<"$found" || fail "runtime package $p: not in the archive"
+  done
 else
   echo "note: no apt package lists; runtime package names not checked"
 fi

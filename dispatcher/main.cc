@@ -75,7 +75,11 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "webpushd: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  // The line scripts and tests wait for.
+  // The lines scripts and tests wait for (the metrics line first: it is there when they see the
+  // gRPC one).
+  if ((*server)->metrics_port() != 0) {
+    std::printf("webpushd: serving metrics on port %d\n", (*server)->metrics_port());
+  }
   std::printf("webpushd: serving gRPC on port %d\n", (*server)->port());
   std::fflush(stdout);
   int received = 0;

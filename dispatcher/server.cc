@@ -14,13 +14,16 @@
 #include "crypto/batch.h"
 #include "crypto/vapid.h"
 #include "dispatcher/log.h"
+#include "dispatcher/observability.h"
 #include "dispatcher/push/endpoint_policy.h"
 #include "dispatcher/push/push_client.h"
 #include "dispatcher/service/api_executor.h"
+#include "dispatcher/service/api_metrics_interceptor.h"
 #include "dispatcher/service/dispatcher_service.h"
 #include "dispatcher/service/tenants.h"
 #include "dispatcher/worker/message_builder.h"
 #include "dispatcher/worker/pipeline.h"
+#include "metrics/webpush_metrics.h"
 #include "queue/in_process_job_store.h"
 #include "queue/redis_job_store.h"
 
@@ -118,6 +121,7 @@ bool IsLoopback(const std::string& listen) {
 
 struct Server::Parts {
   config::ServiceConfig config;
+  std::unique_ptr<metrics::WebpushMetrics> metrics;
   std::unique_ptr<service::TenantRegistry> tenants;
   std::unique_ptr<push::EndpointPolicy> policy;
   std::unique_ptr<queue::JobStore> store;
@@ -129,6 +133,7 @@ struct Server::Parts {
   std::unique_ptr<service::ApiExecutor> executor;
   std::unique_ptr<service::DispatcherService> service;
   std::unique_ptr<grpc::Server> grpc_server;
+  std::unique_ptr<Observability> observability;  // reads the parts above: declared after them
   int port = 0;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
@@ -140,6 +145,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::ServiceConfig conf
   const config::ServiceConfig& c = parts->config;
 
   parts->tenants = std::make_unique<service::TenantRegistry>(c.tenants);
+  std::vector<std::string> tenant_names;
+  for (const config::TenantConfig& t : c.tenants) {
+    tenant_names.push_back(t.name);
+  }
+  parts->metrics = std::make_unique<metrics::WebpushMetrics>(WEBPUSH_VERSION, tenant_names);
   absl::StatusOr<push::EndpointPolicyOptions> policy = PolicyOptions(c.push);
   if (!policy.ok()) {
     return policy.status();
@@ -207,6 +217,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::ServiceConfig conf
     w.max_leased_batches = static_cast<size_t>(c.workers.max_leased_batches);
     w.max_in_flight = static_cast<size_t>(c.workers.max_in_flight);
     w.lease = c.queue.lease;
+    w.max_attempts = static_cast<uint32_t>(c.queue.max_attempts);
+    w.metrics = parts->metrics.get();
     parts->pipeline = std::make_unique<worker::Pipeline>(*parts->store, *parts->client,
                                                          *parts->builder, std::move(w));
     Log(LogLevel::kInfo, "worker.starting",
@@ -218,6 +230,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::ServiceConfig conf
   service::DispatcherServiceOptions api;
   api.mtls = !c.server.tls_client_ca_file.empty();
   api.max_backlog = c.queue.max_backlog;
+  api.metrics = parts->metrics.get();
   parts->service = std::make_unique<service::DispatcherService>(
       *parts->store, *parts->tenants, *parts->policy, *parts->executor, api);
 
@@ -258,6 +271,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::ServiceConfig conf
   builder.AddListeningPort(c.server.listen, credentials, &parts->port);
   builder.RegisterService(parts->service.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(c.server.max_receive_bytes));
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(
+      std::make_unique<service::ApiMetricsInterceptorFactory>(*parts->metrics));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   parts->grpc_server = builder.BuildAndStart();
   if (parts->grpc_server == nullptr || parts->port == 0) {
     return absl::UnavailableError("server.listen: cannot listen on " + c.server.listen);
@@ -267,8 +284,25 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::ServiceConfig conf
     health->SetServingStatus(kServiceName, true);
     health->SetServingStatus(true);
   }
+  if (!c.metrics.listen.empty()) {
+    ObservabilityOptions o;
+    o.listen = c.metrics.listen;
+    o.tenants = tenant_names;
+    absl::StatusOr<std::unique_ptr<Observability>> observability =
+        Observability::Start(std::move(o), *parts->metrics, *parts->store);
+    if (!observability.ok()) {
+      parts->grpc_server->Shutdown();
+      return observability.status();
+    }
+    parts->observability = *std::move(observability);
+    parts->observability->Attach(
+        parts->client.get(), parts->pipeline != nullptr ? &parts->pipeline->stats() : nullptr);
+  }
   if (parts->pipeline != nullptr) {
     parts->pipeline->Start();
+  }
+  if (parts->observability != nullptr) {
+    parts->observability->SetServing(true);
   }
   Log(LogLevel::kInfo, "server.started",
       {{"listen", c.server.listen},
@@ -276,7 +310,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::ServiceConfig conf
        {"queue", c.queue.backend},
        {"tenants", std::to_string(c.tenants.size())},
        {"tls", c.server.tls_cert_file.empty() ? "off" : "on"},
-       {"workers", c.workers.enabled ? "on" : "off"}});
+       {"workers", c.workers.enabled ? "on" : "off"},
+       {"metrics_port",
+        std::to_string(parts->observability != nullptr ? parts->observability->port() : 0)}});
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 
@@ -285,6 +321,12 @@ Server::Server(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 Server::~Server() { Shutdown(parts_->config.server.shutdown_grace); }
 
 int Server::port() const { return parts_->port; }
+
+int Server::metrics_port() const {
+  return parts_->observability != nullptr ? parts_->observability->port() : 0;
+}
+
+const metrics::WebpushMetrics& Server::metrics() const { return *parts_->metrics; }
 
 void Server::Shutdown(absl::Duration grace) {
   {
@@ -297,6 +339,9 @@ void Server::Shutdown(absl::Duration grace) {
   Parts& p = *parts_;
   Log(LogLevel::kInfo, "server.draining", {{"grace", absl::FormatDuration(grace)}});
   p.service->SetDraining(true);
+  if (p.observability != nullptr) {
+    p.observability->SetServing(false);  // /readyz: 503, the Service stops sending calls here
+  }
   if (grpc::HealthCheckServiceInterface* health = p.grpc_server->GetHealthCheckService();
       health != nullptr) {
     health->SetServingStatus(false);
@@ -309,9 +354,23 @@ void Server::Shutdown(absl::Duration grace) {
   }
   // Order matters: the client's destructor completes what is still pending, calling back into
   // the (stopped) pipeline, which lives on until the Server goes, with the stats.
+  if (p.observability != nullptr) {
+    p.observability->Detach();
+  }
   p.client.reset();
   p.grpc_server->Wait();
-  Log(LogLevel::kInfo, "server.stopped");
+  // The replica's own account, for operators (and the multi-replica test) once it is gone.
+  if (p.pipeline != nullptr) {
+    const worker::PipelineStats& s = p.pipeline->stats();
+    Log(LogLevel::kInfo, "server.stopped",
+        {{"delivered", std::to_string(s.delivered.load())},
+         {"gone", std::to_string(s.gone.load())},
+         {"rejected", std::to_string(s.rejected.load())},
+         {"retried", std::to_string(s.retried.load())},
+         {"leases", std::to_string(s.leases.load())}});
+  } else {
+    Log(LogLevel::kInfo, "server.stopped");
+  }
 }
 
 const service::ApiStats& Server::api_stats() const { return parts_->service->stats(); }

@@ -12,6 +12,12 @@
 // tests start the whole service in process the same way.
 namespace webpush::dispatcher {
 
+}  // namespace webpush::dispatcher
+namespace webpush::metrics {
+class WebpushMetrics;
+}  // namespace webpush::metrics
+namespace webpush::dispatcher {
+
 namespace service {
 class DispatcherService;
 struct ApiStats;
@@ -33,6 +39,9 @@ class Server {
 
   // port is the bound gRPC port (useful with "host:0").
   [[nodiscard]] int port() const;
+  // metrics_port is the bound port of /metrics, /healthz and /readyz (0: metrics.listen empty).
+  [[nodiscard]] int metrics_port() const;
+  [[nodiscard]] const metrics::WebpushMetrics& metrics() const;
 
   // Shutdown stops taking submissions (UNAVAILABLE, health NOT_SERVING), ends the API calls
   // (watch streams are cancelled), lets the messages in flight be answered for up to `grace`,

@@ -43,6 +43,7 @@ struct Entry {
   std::string consumer;
   absl::Time lease_deadline = absl::InfinitePast();
   uint32_t deliveries = 0;
+  absl::Time enqueued = absl::InfinitePast();  // for the oldest-pending gauge
 };
 
 struct TargetState {
@@ -119,6 +120,7 @@ class InProcessJobStore::State {
   std::vector<std::string> ListJobs(std::string_view tenant, std::string_view page_token,
                                     size_t max) ABSL_LOCKS_EXCLUDED(mu_);
   std::pair<int64_t, int64_t> Backlog(std::string_view tenant) ABSL_LOCKS_EXCLUDED(mu_);
+  QueueStats Stats() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   using JobMap = std::map<std::string, Job, std::less<>>;
@@ -507,6 +509,29 @@ std::pair<int64_t, int64_t> InProcessJobStore::State::Backlog(std::string_view t
   return {backlog_, TenantBacklog(tenant)};
 }
 
+QueueStats InProcessJobStore::State::Stats() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = now_();
+  DropOldJobs(now);
+  QueueStats s;
+  for (const auto& [id, job] : jobs_) {
+    if (job.status.state == JobState::kQueued || job.status.state == JobState::kRunning) {
+      ++s.jobs_running;
+    }
+  }
+  absl::Time oldest = absl::InfiniteFuture();
+  for (const auto& [entry_id, entry] : entries_) {
+    if (entry.consumer.empty()) {
+      ++s.consumer_lag;
+    }
+    oldest = std::min(oldest, entry.enqueued);
+  }
+  if (oldest != absl::InfiniteFuture()) {
+    s.oldest_pending_age = std::max(absl::ZeroDuration(), now - oldest);
+  }
+  return s;
+}
+
 void InProcessJobStore::State::DropOldJobs(absl::Time now) {
   while (!jobs_.empty() && now >= jobs_.begin()->second.status.created + options_.retention) {
     DropJob(jobs_.begin());
@@ -604,6 +629,7 @@ void InProcessJobStore::State::Enqueue(const std::string& job_id, std::vector<Sl
   Entry& entry = entries_[entry_id];
   entry.job_id = job_id;
   entry.slots = std::move(slots);
+  entry.enqueued = now_();
   if (front) {
     ready_.push_front(entry_id);
   } else {
@@ -901,6 +927,8 @@ absl::StatusOr<std::vector<std::string>> InProcessJobStore::ListJobs(std::string
                                                                      size_t max) {
   return state_->ListJobs(tenant, page_token, max);
 }
+
+absl::StatusOr<QueueStats> InProcessJobStore::Stats() { return state_->Stats(); }
 
 absl::StatusOr<std::pair<int64_t, int64_t>> InProcessJobStore::Backlog(std::string_view tenant) {
   return state_->Backlog(tenant);

@@ -59,6 +59,7 @@ class InProcessJobStore final : public JobStore {
   [[nodiscard]] absl::StatusOr<std::vector<std::string>> ListJobs(std::string_view tenant,
                                                                   std::string_view page_token,
                                                                   size_t max) override;
+  [[nodiscard]] absl::StatusOr<QueueStats> Stats() override;
   [[nodiscard]] absl::StatusOr<std::pair<int64_t, int64_t>> Backlog(
       std::string_view tenant) override;
 

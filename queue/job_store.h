@@ -30,6 +30,15 @@ struct JobStoreOptions {
   absl::Duration zero_ttl_window = absl::Seconds(30);
 };
 
+// QueueStats is the store's state for the gauges (all replicas together).
+struct QueueStats {
+  int64_t jobs_running = 0;  // queued or running: accepted, not finished or cancelled
+  // Age of the oldest batch in the work queue, waiting or leased (zero when it is empty).
+  // Retries waiting for their back-off are not in the work queue yet.
+  absl::Duration oldest_pending_age = absl::ZeroDuration();
+  int64_t consumer_lag = 0;  // work-queue entries not yet handed to any consumer
+};
+
 // JobUpload accumulates the targets of one job (client-streaming uploads of millions of targets)
 // and commits them at once: until Commit, nothing is visible to consumers or to GetJob. Destroying
 // an uncommitted upload discards what it stored. Not thread-safe.
@@ -127,6 +136,10 @@ class JobStore {
   // Backlog returns the pending targets over all tenants and for `tenant`.
   [[nodiscard]] virtual absl::StatusOr<std::pair<int64_t, int64_t>> Backlog(
       std::string_view tenant) = 0;
+
+  // Stats reads the queue-wide gauges (a few cheap reads per shard; for scrapes and /readyz, it
+  // also tells whether the store answers).
+  [[nodiscard]] virtual absl::StatusOr<QueueStats> Stats() = 0;
 };
 
 // ValidateJob checks a job before anything is stored; errors name the field ("payload",

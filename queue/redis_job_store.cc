@@ -1256,6 +1256,71 @@ absl::StatusOr<std::pair<int64_t, int64_t>> RedisJobStore::Backlog(std::string_v
   return total;
 }
 
+absl::StatusOr<QueueStats> RedisJobStore::Stats() {
+  // Per shard: the running-job count (kept by the commit, record and cancel scripts), the oldest
+  // work entry (acknowledged entries are deleted, so it is the oldest waiting or leased batch; its
+  // id is Redis's clock in ms at XADD) and the group's lag. TIME reads the same clock.
+  std::vector<Command> commands = {{"TIME"}};
+  for (int shard = 0; shard < redis_.shards; ++shard) {
+    const std::string tag = ShardTag(shard);
+    commands.push_back({"HGET", tag + ":backlog", "jobs"});
+    commands.push_back({"XRANGE", tag + ":work", "-", "+", "COUNT", "1"});
+    commands.push_back({"XINFO", "GROUPS", tag + ":work"});
+  }
+  std::unique_ptr<RedisConnection> conn = Acquire();
+  absl::StatusOr<std::vector<ReplyPtr>> replies = conn->Run(commands);
+  Release(std::move(conn));
+  if (!replies.ok()) {
+    return replies.status();
+  }
+  const redisReply* time = (*replies)[0].get();
+  if (time == nullptr || time->type != REDIS_REPLY_ARRAY || time->elements != 2) {
+    return absl::InternalError("TIME: unexpected reply");
+  }
+  const int64_t now_ms =
+      ToInt(ReplyString(time->element[0])) * 1000 + ToInt(ReplyString(time->element[1])) / 1000;
+  QueueStats stats;
+  int64_t oldest_ms = INT64_MAX;
+  for (int shard = 0; shard < redis_.shards; ++shard) {
+    const size_t at = 1 + static_cast<size_t>(shard) * 3;
+    // A deployment older than the counter starts below zero when its older jobs finish.
+    stats.jobs_running += std::max<int64_t>(0, ReplyInt((*replies)[at].get()));
+    const redisReply* first = (*replies)[at + 1].get();
+    if (first != nullptr && first->type == REDIS_REPLY_ARRAY && first->elements > 0 &&
+        first->element[0]->type == REDIS_REPLY_ARRAY && first->element[0]->elements > 0) {
+      const std::string_view id = ReplyString(first->element[0]->element[0]);
+      oldest_ms = std::min(oldest_ms, ToInt(id.substr(0, id.find('-')), INT64_MAX));
+    }
+    const redisReply* groups = (*replies)[at + 2].get();  // an error before the first job
+    if (groups == nullptr || groups->type != REDIS_REPLY_ARRAY) {
+      continue;
+    }
+    for (size_t g = 0; g < groups->elements; ++g) {
+      const redisReply* fields = groups->element[g];
+      if (fields->type != REDIS_REPLY_ARRAY) {
+        continue;
+      }
+      std::string_view name;
+      int64_t lag = 0;
+      for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+        const std::string_view key = ReplyString(fields->element[f]);
+        if (key == "name") {
+          name = ReplyString(fields->element[f + 1]);
+        } else if (key == "lag") {
+          lag = ReplyInt(fields->element[f + 1]);  // nil (unknown) reads as 0
+        }
+      }
+      if (name == redis_.group) {
+        stats.consumer_lag += lag;
+      }
+    }
+  }
+  if (oldest_ms != INT64_MAX && now_ms > oldest_ms) {
+    stats.oldest_pending_age = absl::Milliseconds(now_ms - oldest_ms);
+  }
+  return stats;
+}
+
 absl::Status RedisJobStore::DeleteAllForTest() {
   std::unique_ptr<RedisConnection> conn = Acquire();
   std::string cursor = "0";

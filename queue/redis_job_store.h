@@ -78,6 +78,7 @@ class RedisJobStore final : public JobStore {
                                                     std::string_view page_token,
                                                     size_t max) override;
   absl::StatusOr<std::pair<int64_t, int64_t>> Backlog(std::string_view tenant) override;
+  absl::StatusOr<QueueStats> Stats() override;
 
   // DeleteAllForTest removes every key of this store's prefix (tests start from empty).
   [[nodiscard]] absl::Status DeleteAllForTest();

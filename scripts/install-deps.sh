@@ -20,7 +20,15 @@ packages=(
   redis-server valgrind
   nghttp2-server nghttp2-client
   nodejs npm
+  # deploy/ checks (tests/deploy): YAML lint, promtool (Debian's prometheus package), PyYAML
+  yamllint prometheus python3-yaml
 )
+
+# kubectl renders the kustomizations of deploy/kubernetes (tests/deploy/check_manifests.sh). One
+# from any origin will do; without one, Debian's kubernetes-client provides it.
+if ! command -v kubectl >/dev/null 2>&1; then
+  packages+=(kubernetes-client)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -192,6 +192,28 @@ absl::StatusOr<HostRule> ParseHostRule(std::string_view text, std::string_view f
   return rule;
 }
 
+std::string PushServiceName(const HostRule& rule) {
+  if (rule.port == 443) {
+    if (rule.host == "fcm.googleapis.com" || rule.host == "jmt17.google.com") {
+      return "fcm";
+    }
+    if (rule.host == "updates.push.services.mozilla.com") {
+      return "mozilla";
+    }
+    if (rule.host == "web.push.apple.com" || rule.host == "push.apple.com") {
+      return "apple";
+    }
+    if (rule.host == "notify.windows.com") {
+      return "wns";
+    }
+  }
+  std::string name = rule.suffix ? "*." + rule.host : rule.host;
+  if (rule.port != 443) {
+    name += ":" + std::to_string(rule.port);
+  }
+  return name;
+}
+
 std::vector<HostRule> DefaultPushServiceRules() {
   std::vector<HostRule> rules;
   auto add = [&rules](std::string host, bool suffix) {
@@ -224,13 +246,15 @@ absl::StatusOr<Endpoint> EndpointPolicy::Check(std::string_view url, std::string
   if (!endpoint.ok()) {
     return endpoint.status();
   }
-  const bool allowed = std::any_of(options_.rules.begin(), options_.rules.end(),
-                                   [&](const HostRule& r) { return RuleMatches(r, *endpoint); });
+  const auto rule = std::find_if(options_.rules.begin(), options_.rules.end(),
+                                 [&](const HostRule& r) { return RuleMatches(r, *endpoint); });
+  const bool allowed = rule != options_.rules.end();
   if (!allowed) {
     // The host alone is not the capability (the token is in the path), so naming it is safe.
     return Invalid(field, "host " + endpoint->host + ":" + std::to_string(endpoint->port) +
                               " is not on the push-service allowlist");
   }
+  endpoint->service = PushServiceName(*rule);
   return endpoint;
 }
 

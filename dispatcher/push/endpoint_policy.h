@@ -19,6 +19,10 @@ struct Endpoint {
   uint16_t port = 443;
   std::string path;    // path and query, byte for byte as given (never re-encoded)
   std::string origin;  // https://host[:port] (port only when not 443): VAPID aud and pool key
+  // The push service's name for metrics, set by EndpointPolicy::Check: "fcm", "mozilla",
+  // "apple", "wns" for the well-known services, else the allowlist rule that matched
+  // ("push.example.org:8443", "*.example.org"). Bounded by the allowlist, never the endpoint.
+  std::string service;
 };
 
 // HostRule is one allowlist entry: an exact host ("fcm.googleapis.com"), or a suffix on a label
@@ -31,6 +35,9 @@ struct HostRule {
 
 // ParseHostRule parses "host", "*.suffix", "host:port" or "*.suffix:port".
 [[nodiscard]] absl::StatusOr<HostRule> ParseHostRule(std::string_view text, std::string_view field);
+
+// PushServiceName is the metrics name of a rule (see Endpoint::service).
+[[nodiscard]] std::string PushServiceName(const HostRule& rule);
 
 // DefaultPushServiceRules is the allowlist of webpush-protocol.md §6.4 (FCM and its staging host,
 // Mozilla autopush, Apple, Microsoft WNS).

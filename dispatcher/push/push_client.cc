@@ -107,6 +107,7 @@ class PushClient::Impl {
     incoming.host = std::move(endpoint->host);
     incoming.port = endpoint->port;
     incoming.origin = std::move(endpoint->origin);
+    incoming.service = std::move(endpoint->service);
     incoming.job = std::move(job);
     bool wake = false;
     {
@@ -119,6 +120,29 @@ class PushClient::Impl {
       asio::post(io_, [this] { DrainInbox(); });
     }
     return absl::OkStatus();
+  }
+
+  std::vector<OriginSnapshot> Origins() {
+    auto result = std::make_shared<std::promise<std::vector<OriginSnapshot>>>();
+    std::future<std::vector<OriginSnapshot>> future = result->get_future();
+    asio::post(io_, [this, result] {
+      std::vector<OriginSnapshot> out;
+      out.reserve(pools_.size());
+      for (const auto& [origin, pool] : pools_) {
+        OriginSnapshot s;
+        s.origin = origin;
+        s.push_service = pool->service();
+        s.connections_open = pool->connections_open();
+        s.streams_in_flight = pool->streams_in_flight();
+        s.queued = pool->queued();
+        out.push_back(std::move(s));
+      }
+      result->set_value(std::move(out));
+    });
+    if (future.wait_for(std::chrono::seconds(1)) != std::future_status::ready) {
+      return {};
+    }
+    return future.get();
   }
 
   PushClientStats stats() const {
@@ -151,6 +175,7 @@ class PushClient::Impl {
     std::string host;
     uint16_t port = 443;
     std::string origin;
+    std::string service;
     std::unique_ptr<Job> job;
   };
 
@@ -163,7 +188,8 @@ class PushClient::Impl {
     for (Incoming& in : batch) {
       auto& pool = pools_[in.origin];
       if (pool == nullptr) {
-        pool = std::make_unique<OriginPool>(shared_, std::move(in.host), in.port);
+        pool = std::make_unique<OriginPool>(shared_, std::move(in.host), in.port,
+                                            std::move(in.service));
       }
       if (stopping_) {
         pool->Stop();
@@ -229,5 +255,7 @@ absl::Status PushClient::Send(PushRequest request, PushCallback done) {
 }
 
 PushClientStats PushClient::stats() const { return impl_->stats(); }
+
+std::vector<OriginSnapshot> PushClient::Origins() const { return impl_->Origins(); }
 
 }  // namespace webpush::dispatcher::push

@@ -38,6 +38,9 @@ struct PushOutcome {
   std::optional<absl::Duration> retry_after;  // asked for by the service
   bool origin_throttled = false;              // the origin answered 429 (quota)
   int attempts = 0;                           // HTTP attempts (refused streams not counted)
+  std::string push_service;                   // Endpoint::service: the metrics label
+  // The latest attempt, stream open to answer; unset when no answer arrived.
+  std::optional<absl::Duration> request_duration;
 };
 
 // Called exactly once per accepted request, on the client's event loop thread: keep it short.
@@ -77,6 +80,15 @@ struct PushClientOptions {
   absl::Duration max_origin_pause = absl::Minutes(10);       // caps Retry-After
 };
 
+// OriginSnapshot is one origin's state, for the gauges.
+struct OriginSnapshot {
+  std::string origin;
+  std::string push_service;  // Endpoint::service
+  int connections_open = 0;
+  int streams_in_flight = 0;
+  size_t queued = 0;  // accepted, waiting for a stream or a retry
+};
+
 // Counters since start; read at any time from any thread.
 struct PushClientStats {
   uint64_t requests_accepted = 0;  // Send calls that passed the allowlist
@@ -110,6 +122,9 @@ class PushClient {
   absl::Status Send(PushRequest request, PushCallback done);
 
   [[nodiscard]] PushClientStats stats() const;
+  // Origins asks the event loop for every origin's state; waits at most a second (empty on a
+  // timeout). For scrapes, not for hot paths.
+  [[nodiscard]] std::vector<OriginSnapshot> Origins() const;
 
   class Impl;
 

@@ -65,10 +65,19 @@ absl::StatusOr<const Tenant*> DispatcherService::Authenticate(
   return tenant;
 }
 
-void DispatcherService::Count(const absl::Status& status) {
+void DispatcherService::CountQuota(const Tenant& tenant, metrics::QuotaReason reason) {
+  if (options_.metrics != nullptr) {
+    options_.metrics->CountQuotaRejection(tenant.name, reason);
+  }
+}
+
+void DispatcherService::Count(const absl::Status& status, const Tenant* tenant) {
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
       stats_.invalid_argument.fetch_add(1, std::memory_order_relaxed);
+      if (tenant != nullptr && status.message().find("max_payload_bytes") != std::string::npos) {
+        CountQuota(*tenant, metrics::QuotaReason::kMaxPayload);
+      }
       break;
     case absl::StatusCode::kUnavailable:
       stats_.unavailable.fetch_add(1, std::memory_order_relaxed);
@@ -90,6 +99,7 @@ absl::StatusOr<queue::SubmitResult> DispatcherService::Commit(grpc::CallbackServ
   }
   if (*wait > absl::ZeroDuration()) {
     stats_.quota_rate.fetch_add(1, std::memory_order_relaxed);
+    CountQuota(tenant, metrics::QuotaReason::kRateLimit);
     AddPushback(context, *wait);
     return absl::ResourceExhaustedError(
         "quota: tenant " + tenant.name + " is over its messages_per_second (" +
@@ -103,6 +113,7 @@ absl::StatusOr<queue::SubmitResult> DispatcherService::Commit(grpc::CallbackServ
   }
   if (!result.ok() && result.status().code() == absl::StatusCode::kResourceExhausted) {
     stats_.quota_pending.fetch_add(1, std::memory_order_relaxed);
+    CountQuota(tenant, metrics::QuotaReason::kMaxPending);
     // The wait is the time the excess needs to drain at the tenant's rate (at least a second).
     absl::Duration delay = absl::Seconds(1);
     if (absl::StatusOr<std::pair<int64_t, int64_t>> backlog = store_.Backlog(tenant.name);
@@ -120,6 +131,9 @@ absl::StatusOr<queue::SubmitResult> DispatcherService::Commit(grpc::CallbackServ
   if (result.ok() && !result->existing) {
     stats_.jobs_accepted.fetch_add(1, std::memory_order_relaxed);
     stats_.targets_accepted.fetch_add(static_cast<uint64_t>(targets), std::memory_order_relaxed);
+    if (options_.metrics != nullptr) {
+      options_.metrics->CountTargetsSubmitted(tenant.name, targets);
+    }
   } else if (result.ok()) {
     stats_.jobs_existing.fetch_add(1, std::memory_order_relaxed);
   }
@@ -174,7 +188,7 @@ grpc::ServerUnaryReactor* DispatcherService::SubmitJob(grpc::CallbackServerConte
       return absl::OkStatus();
     };
     const absl::Status status = run();
-    Count(status);
+    Count(status, &t);
     reactor->Finish(ToGrpcStatus(status));
   });
   if (!posted) {
@@ -211,7 +225,7 @@ class DispatcherService::UploadReactor final
   void Handle() {
     absl::Status status = request_.has_header() ? Begin() : AddBatch();
     if (!status.ok()) {
-      service_.Count(status);
+      service_.Count(status, &tenant_);
       Finish(ToGrpcStatus(status));
       return;
     }
@@ -243,6 +257,7 @@ class DispatcherService::UploadReactor final
     if (count_ + static_cast<uint64_t>(in.size()) >
         static_cast<uint64_t>(tenant_.quotas.max_pending_targets)) {
       service_.stats_.quota_pending.fetch_add(1, std::memory_order_relaxed);
+      service_.CountQuota(tenant_, metrics::QuotaReason::kMaxPending);
       return absl::ResourceExhaustedError(
           "quota: the upload has more targets than the tenant's max_pending_targets (" +
           std::to_string(tenant_.quotas.max_pending_targets) + ")");
@@ -283,7 +298,7 @@ class DispatcherService::UploadReactor final
       }
       status = result.status();
     }
-    service_.Count(status);
+    service_.Count(status, &tenant_);
     Finish(ToGrpcStatus(status));
   }
 

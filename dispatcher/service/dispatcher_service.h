@@ -12,6 +12,7 @@
 #include "dispatcher/push/endpoint_policy.h"
 #include "dispatcher/service/api_executor.h"
 #include "dispatcher/service/tenants.h"
+#include "metrics/webpush_metrics.h"
 #include "queue/job_store.h"
 #include "webpush/dispatcher/v1/dispatcher.grpc.pb.h"
 
@@ -27,6 +28,7 @@ struct DispatcherServiceOptions {
   absl::Duration watch_poll = absl::Milliseconds(200);  // WatchJob re-reads events this often
   size_t watch_batch = 500;                             // events read per poll
   int64_t max_backlog = 50'000'000;                     // queue.max_backlog (for retry delays)
+  metrics::WebpushMetrics* metrics = nullptr;           // optional; must outlive the service
 };
 
 // ApiStats counts what the API did; read from any thread. Issue 7 exports them as metrics.
@@ -83,7 +85,10 @@ class DispatcherService final : public v1::Dispatcher::CallbackService {
                                                            const Tenant& tenant, int64_t targets,
                                                            SubmitFn submit);
   // Count records a refused call in the stats.
-  void Count(const absl::Status& status);
+  // Count counts a refusal; with the tenant, a payload over its max_payload_bytes is also a
+  // quota rejection in the metrics.
+  void Count(const absl::Status& status, const Tenant* tenant = nullptr);
+  void CountQuota(const Tenant& tenant, metrics::QuotaReason reason);
 
   queue::JobStore& store_;
   const TenantRegistry& tenants_;

@@ -166,26 +166,33 @@ void Pipeline::EncryptLoop() {
         chunk.lease->lease.targets.data() + chunk.begin, chunk.end - chunk.begin);
     const absl::Time start = absl::Now();
     builder_.Build(chunk.lease->lease, targets, start, prepared);
-    stats_.encrypt_nanos.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - start),
-                                   std::memory_order_relaxed);
+    const absl::Duration took = absl::Now() - start;
+    stats_.encrypt_nanos.fetch_add(absl::ToInt64Nanoseconds(took), std::memory_order_relaxed);
     stats_.encrypt_batches.fetch_add(1, std::memory_order_relaxed);
-    Send(chunk.lease, prepared);
+    if (options_.metrics != nullptr) {
+      options_.metrics->ObserveEncryptBatch(absl::ToDoubleSeconds(took));
+    }
+    Send(chunk.lease, targets, prepared);
   }
 }
 
-void Pipeline::Send(const std::shared_ptr<LeaseState>& lease, std::vector<Prepared>& prepared) {
-  for (Prepared& p : prepared) {
+void Pipeline::Send(const std::shared_ptr<LeaseState>& lease,
+                    std::span<const queue::LeasedTarget> targets, std::vector<Prepared>& prepared) {
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    Prepared& p = prepared[i];
+    const uint32_t attempt = targets[i].attempt;  // Build keeps the order of `targets`
     if (!p.request.has_value()) {
       if (p.result.outcome == queue::Outcome::kExpired) {
         stats_.expired_before_send.fetch_add(1, std::memory_order_relaxed);
       }
+      CountOutcome(lease->lease, attempt, push::PushOutcome{}, p.result);
       Complete(*lease, std::move(p.result));
       continue;
     }
     const uint32_t index = p.index;
     stats_.sent.fetch_add(1, std::memory_order_relaxed);
-    absl::Status sent =
-        client_.Send(std::move(*p.request), [this, lease, index](const push::PushOutcome& outcome) {
+    absl::Status sent = client_.Send(
+        std::move(*p.request), [this, lease, index, attempt](const push::PushOutcome& outcome) {
           const absl::Time now = absl::Now();
           queue::TargetResult result = ToTargetResult(index, outcome, now);
           // Submission to the push service's final answer, for the job's latency histogram.
@@ -193,6 +200,7 @@ void Pipeline::Send(const std::shared_ptr<LeaseState>& lease, std::vector<Prepar
               lease->lease.created != absl::InfinitePast()) {
             result.latency_ms = absl::ToInt64Milliseconds(now - lease->lease.created);
           }
+          CountOutcome(lease->lease, attempt, outcome, result);
           Complete(*lease, std::move(result));
         });
     if (!sent.ok()) {
@@ -201,9 +209,69 @@ void Pipeline::Send(const std::shared_ptr<LeaseState>& lease, std::vector<Prepar
       r.index = index;
       r.outcome = queue::Outcome::kRejected;
       r.reason = std::string(sent.message());
+      CountOutcome(lease->lease, attempt, push::PushOutcome{}, r);
       Complete(*lease, std::move(r));
     }
   }
+}
+
+void Pipeline::CountOutcome(const queue::Lease& lease, uint32_t attempt,
+                            const push::PushOutcome& outcome,
+                            const queue::TargetResult& result) const {
+  metrics::WebpushMetrics* m = options_.metrics;
+  if (m == nullptr) {
+    return;
+  }
+  // Outcomes decided before any request (expired, refused by the allowlist) have no push service.
+  const std::string_view service =
+      outcome.push_service.empty() ? std::string_view("none") : outcome.push_service;
+  const double request =
+      outcome.request_duration.has_value() ? absl::ToDoubleSeconds(*outcome.request_duration) : -1;
+  const double latency = result.latency_ms >= 0 ? static_cast<double>(result.latency_ms) / 1000 : -1;
+  using metrics::MessageOutcome;
+  switch (result.outcome) {
+    case queue::Outcome::kDelivered:
+      m->CountMessage(service, MessageOutcome::kDelivered, latency, request);
+      return;
+    case queue::Outcome::kGone:
+      m->CountMessage(service, MessageOutcome::kGone, latency, request);
+      return;
+    case queue::Outcome::kRejected:
+      m->CountMessage(service,
+                      outcome.result == push::PushResult::kTooLarge ? MessageOutcome::kTooLarge
+                                                                    : MessageOutcome::kRejected,
+                      latency, request);
+      return;
+    case queue::Outcome::kExpired:
+      m->CountMessage(service, MessageOutcome::kExpired, latency, request);
+      return;
+    case queue::Outcome::kFailed:
+      m->CountMessage(service, MessageOutcome::kFailed, latency, request);
+      return;
+    case queue::Outcome::kRetry:
+      break;
+  }
+  // The store ends a retry on the last attempt, or of a TTL-0 message, for good (the rarer end,
+  // a back-off past the TTL, is decided there and shows in the job's counters only).
+  if (lease.message->ttl_seconds == 0) {
+    m->CountMessage(service, MessageOutcome::kExpired, latency, request);
+    return;
+  }
+  if (attempt + 1 >= options_.max_attempts) {
+    m->CountMessage(service, MessageOutcome::kFailed, latency, request);
+    return;
+  }
+  metrics::RetryReason reason = metrics::RetryReason::kTransport;
+  if (outcome.origin_throttled) {
+    reason = metrics::RetryReason::kThrottled;
+  } else if (outcome.status >= 500) {
+    reason = metrics::RetryReason::kServerError;
+  } else if (outcome.status == 0 && outcome.reason.find("overloaded") != std::string::npos) {
+    reason = metrics::RetryReason::kOverloaded;
+  } else if (outcome.status != 0) {
+    reason = metrics::RetryReason::kServerError;  // another retryable status (408, 425, ...)
+  }
+  m->CountRetry(service, reason, request, lease.message->tenant);
 }
 
 void Pipeline::Complete(LeaseState& lease, queue::TargetResult result) {

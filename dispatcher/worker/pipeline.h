@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "dispatcher/push/push_client.h"
 #include "dispatcher/worker/message_builder.h"
+#include "metrics/webpush_metrics.h"
 #include "queue/job_store.h"
 
 // The worker pipeline of one replica (architecture.md, "Data flow"):
@@ -41,6 +42,10 @@ struct PipelineOptions {
   absl::Duration lease = absl::Seconds(30);  // the store's lease: renewed every lease / 3
   absl::Duration record_interval = absl::Milliseconds(100);
   absl::Duration fetch_block = absl::Milliseconds(500);
+  // The queue's max_attempts: a retry answer on the last attempt is counted as failed (the
+  // store fails the target for good); the queue itself decides, this is only for the metrics.
+  uint32_t max_attempts = 5;
+  metrics::WebpushMetrics* metrics = nullptr;  // optional; must outlive the pipeline
 };
 
 // PipelineStats: counters since start (and two gauges), read from any thread.
@@ -95,7 +100,11 @@ class Pipeline {
   void RecordLoop();
   // RecordOnce records and renews every active lease; true when one was completed.
   bool RecordOnce(bool final_pass);
-  void Send(const std::shared_ptr<LeaseState>& lease, std::vector<Prepared>& prepared);
+  void Send(const std::shared_ptr<LeaseState>& lease,
+            std::span<const queue::LeasedTarget> targets, std::vector<Prepared>& prepared);
+  // CountOutcome feeds the metrics (when configured) with one message's answer.
+  void CountOutcome(const queue::Lease& lease, uint32_t attempt, const push::PushOutcome& outcome,
+                    const queue::TargetResult& result) const;
   void Complete(LeaseState& lease, queue::TargetResult result);
 
   queue::JobStore& store_;

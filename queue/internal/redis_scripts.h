@@ -28,6 +28,7 @@ if all + total > tonumber(ARGV[5]) then return {'limit', 'all', tostring(all)} e
 if mine + total > tonumber(ARGV[6]) then return {'limit', 'tenant', tostring(mine)} end
 redis.call('HINCRBY', KEYS[2], '*', total)
 redis.call('HINCRBY', KEYS[2], 't:' .. ARGV[2], total)
+redis.call('HINCRBY', KEYS[2], 'jobs', 1)
 redis.call('HSET', KEYS[1], 'tenant', ARGV[2], 'state', '0', 'created', ARGV[7],
            'expires', ARGV[8], 'finished', '0', 'total', total, 'pending', total,
            'delivered', 0, 'gone', 0, 'rejected', 0, 'expired', 0, 'failed', 0,
@@ -147,6 +148,7 @@ if done or since >= tonumber(ARGV[2]) then
 end
 if done then
   redis.call('HSET', KEYS[1], 'state', '2', 'finished', ARGV[1])
+  redis.call('HINCRBY', KEYS[4], 'jobs', -1)
   state = '2'
   local c = redis.call('HMGET', KEYS[1], 'total', 'pending', 'delivered', 'gone', 'rejected',
                        'expired', 'failed')
@@ -191,6 +193,7 @@ local fields = redis.call('HMGET', KEYS[1], 'tenant', 'state', 'pending')
 if not fields[1] or fields[1] ~= ARGV[1] then return {'nojob'} end
 if fields[2] == '2' or fields[2] == '3' then return {'finished', fields[2]} end
 redis.call('HSET', KEYS[1], 'state', '3', 'finished', ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'jobs', -1)
 local pending = tonumber(fields[3])
 if pending > 0 then
   redis.call('HINCRBY', KEYS[2], '*', -pending)

@@ -26,6 +26,10 @@ WebpushdProcess::WebpushdProcess(const std::string& dir, const std::string& name
     const std::string out = output();
     if (const size_t at = out.find(kServing); at != std::string::npos) {
       port_ = std::atoi(out.c_str() + at + kServing.size());
+      constexpr std::string_view kMetrics = "serving metrics on port ";
+      if (const size_t m = out.find(kMetrics); m != std::string::npos) {
+        metrics_port_ = std::atoi(out.c_str() + m + kMetrics.size());
+      }
       return;
     }
     // Exited already (without reaping it: Wait does that and tells the status)?

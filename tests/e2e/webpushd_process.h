@@ -26,6 +26,8 @@ class WebpushdProcess {
 
   [[nodiscard]] int port() const { return port_; }
   [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // metrics_port: the metrics port when metrics.listen is set, else 0.
+  [[nodiscard]] int metrics_port() const { return metrics_port_; }
   [[nodiscard]] std::string output() const;
   [[nodiscard]] bool running() const { return child_ != nullptr && child_->running(); }
   void Signal(int signal) const;
@@ -36,6 +38,7 @@ class WebpushdProcess {
   std::string output_file_;
   std::unique_ptr<ChildProcess> child_;
   int port_ = 0;
+  int metrics_port_ = 0;
 };
 
 // WebpushdPath is the path of the built webpushd executable.

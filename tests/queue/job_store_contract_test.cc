@@ -250,6 +250,52 @@ TEST_P(JobStoreContractTest, DeliversSubmittedJobAndFinishesIt) {
   EXPECT_EQ(events.back().counters.delivered, 3);
 }
 
+// The gauges of /metrics: running jobs, the work queue's lag and its oldest entry's age, through
+// a job's whole life and a cancellation.
+TEST_P(JobStoreContractTest, StatsFollowJobsThroughTheQueue) {
+  std::unique_ptr<JobStore> store = MakeStore(JobStoreOptions());
+  absl::StatusOr<QueueStats> stats = store->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->jobs_running, 0);
+  EXPECT_EQ(stats->consumer_lag, 0);
+  EXPECT_EQ(stats->oldest_pending_age, absl::ZeroDuration());
+
+  absl::StatusOr<SubmitResult> done = store->Submit(MakeSpec(), MakeTargets(3));
+  absl::StatusOr<SubmitResult> cancelled = store->Submit(MakeSpec(), MakeTargets(2));
+  ASSERT_TRUE(done.ok() && cancelled.ok());
+  absl::SleepFor(absl::Milliseconds(30));
+  stats = store->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->jobs_running, 2);
+  EXPECT_EQ(stats->consumer_lag, 2);  // one batch each, neither read yet
+  EXPECT_GE(stats->oldest_pending_age, absl::Milliseconds(20));
+  EXPECT_LT(stats->oldest_pending_age, absl::Seconds(30));
+
+  ASSERT_TRUE(IsOk(store->CancelJob(kTenant, cancelled->job_id)));
+  stats = store->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->jobs_running, 1);
+
+  // Drain the queue: the cancelled job's batch may still be handed out (and skipped).
+  for (int round = 0; round < 4; ++round) {
+    absl::StatusOr<std::vector<Lease>> leases = store->Fetch("c1", 10, 10, absl::Milliseconds(50));
+    ASSERT_TRUE(leases.ok()) << leases.status();
+    for (const Lease& lease : *leases) {
+      EXPECT_EQ(store->Stats()->consumer_lag, 0);  // read: leased, no longer lagging
+      ASSERT_TRUE(IsOk(store->Record(lease, AllResults(lease, Outcome::kDelivered))));
+      ASSERT_TRUE(IsOk(store->Ack(lease)));
+    }
+  }
+  stats = store->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->jobs_running, 0);
+  EXPECT_EQ(stats->consumer_lag, 0);
+  EXPECT_EQ(stats->oldest_pending_age, absl::ZeroDuration());
+  absl::StatusOr<JobStatus> status = store->GetJob(kTenant, done->job_id);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state, JobState::kDone);
+}
+
 TEST_P(JobStoreContractTest, CutsTargetsIntoBatchesOfBatchSize) {
   JobStoreOptions options;
   options.batch_size = 500;

@@ -15,15 +15,31 @@ PushOutcome FailureOutcome(TransportFailure failure, std::string reason) {
 
 }  // namespace
 
-OriginPool::OriginPool(ClientShared& shared, std::string host, uint16_t port)
+OriginPool::OriginPool(ClientShared& shared, std::string host, uint16_t port, std::string service)
     : shared_(shared),
       options_(*shared.options),
+      service_(std::move(service)),
       host_(std::move(host)),
       port_(port),
       authority_(port == 443 ? host_ : host_ + ":" + std::to_string(port)),
       resolver_(*shared.io) {}
 
 OriginPool::~OriginPool() { *alive_ = false; }
+
+int OriginPool::connections_open() const {
+  return static_cast<int>(std::count_if(connections_.begin(), connections_.end(), [](const auto& c) {
+    return c->state() == H2Connection::State::kReady ||
+           c->state() == H2Connection::State::kDraining;
+  }));
+}
+
+int OriginPool::streams_in_flight() const {
+  int n = 0;
+  for (const auto& c : connections_) {
+    n += c->active_streams();
+  }
+  return n;
+}
 
 void OriginPool::Enqueue(std::unique_ptr<Job> job) {
   if (stopping_) {
@@ -61,6 +77,7 @@ void OriginPool::Pump() {
     }
     std::unique_ptr<Job> job = std::move(pending_.front());
     pending_.pop_front();
+    job->started = now;
     target->Submit(std::move(job), now, now + options_.request_timeout);
   }
   const bool connecting = std::any_of(connections_.begin(), connections_.end(), [](const auto& c) {
@@ -174,10 +191,7 @@ void OriginPool::FailPending(PushResult result, const std::string& reason, bool 
 
 void OriginPool::OnStreamDone(H2Connection& /*connection*/, std::unique_ptr<Job> job,
                               StreamResult result) {
-  // The clock is read only off the hot path (a 2xx answer needs no time).
-  const bool answered_ok =
-      !result.failure.has_value() && result.status >= 200 && result.status < 300;
-  const absl::Time now = answered_ok ? absl::InfinitePast() : absl::Now();
+  const absl::Time now = absl::Now();  // for back-off, and the request latency metric
   if (stopping_) {
     job->last = FailureOutcome(TransportFailure::kConnectionLost, "client stopped");
     Complete(std::move(job));
@@ -208,6 +222,9 @@ void OriginPool::OnStreamDone(H2Connection& /*connection*/, std::unique_ptr<Job>
     outcome.reason = c.reason;
     outcome.retry_after = c.retry_after;
     outcome.origin_throttled = c.origin_throttled;
+    if (job->started != absl::InfinitePast()) {
+      outcome.request_duration = now - job->started;
+    }
     job->last = std::move(outcome);
     if (c.origin_throttled) {
       AtomicStats::Add(shared_.stats->origin_throttles);
@@ -239,6 +256,7 @@ void OriginPool::Retry(std::unique_ptr<Job> job, absl::Time now) {
 void OriginPool::Complete(std::unique_ptr<Job> job) {
   PushOutcome outcome = std::move(job->last);
   outcome.attempts = job->attempts;
+  outcome.push_service = service_;
   AtomicStats& s = *shared_.stats;
   switch (outcome.result) {
     case PushResult::kDelivered:

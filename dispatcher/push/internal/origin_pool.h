@@ -29,7 +29,8 @@ struct ClientShared {
 
 class OriginPool final : public ConnectionListener {
  public:
-  OriginPool(ClientShared& shared, std::string host, uint16_t port);
+  // `service` is the push service's metrics name (Endpoint::service), copied into every outcome.
+  OriginPool(ClientShared& shared, std::string host, uint16_t port, std::string service);
   ~OriginPool() override;
   OriginPool(const OriginPool&) = delete;
   OriginPool& operator=(const OriginPool&) = delete;
@@ -47,6 +48,12 @@ class OriginPool final : public ConnectionListener {
   void OnCapacity(H2Connection& connection) override;
   void OnClosed(H2Connection& connection) override;
 
+  // For the gauges: connections past their handshake, streams open on them, jobs waiting.
+  [[nodiscard]] int connections_open() const;
+  [[nodiscard]] int streams_in_flight() const;
+  [[nodiscard]] size_t queued() const { return pending_.size() + delayed_.size(); }
+  [[nodiscard]] const std::string& service() const { return service_; }
+
  private:
   void Pump();
   void OpenConnection();
@@ -59,6 +66,7 @@ class OriginPool final : public ConnectionListener {
 
   ClientShared& shared_;
   const PushClientOptions& options_;
+  std::string service_;
   std::string host_;
   uint16_t port_;
   std::string authority_;

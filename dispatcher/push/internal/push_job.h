@@ -22,6 +22,7 @@ struct Job {
   int attempts = 0;       // HTTP attempts that ended with an answer or an unknown outcome
   int refusals = 0;       // re-sends of never-processed streams
   absl::Time not_before;  // retry back-off: not dispatched earlier than this
+  absl::Time started = absl::InfinitePast();  // the latest attempt's stream was opened
   PushOutcome last;       // the outcome of the latest attempt
 };
 

@@ -145,15 +145,29 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::ServiceConfig conf
   const config::ServiceConfig& c = parts->config;
 
   parts->tenants = std::make_unique<service::TenantRegistry>(c.tenants);
-  std::vector<std::string> tenant_names;
-  for (const config::TenantConfig& t : c.tenants) {
-    tenant_names.push_back(t.name);
-  }
-  parts->metrics = std::make_unique<metrics::WebpushMetrics>(WEBPUSH_VERSION, tenant_names);
   absl::StatusOr<push::EndpointPolicyOptions> policy = PolicyOptions(c.push);
   if (!policy.ok()) {
     return policy.status();
   }
+  std::vector<std::string> tenant_names;
+  for (const config::TenantConfig& t : c.tenants) {
+    tenant_names.push_back(t.name);
+  }
+  // The allowlist names the push services; the API's methods come from its descriptor.
+  std::vector<std::string> push_services;
+  for (const push::HostRule& rule : policy->rules) {
+    push_services.push_back(push::PushServiceName(rule));
+  }
+  std::vector<std::string> api_methods;
+  if (const google::protobuf::ServiceDescriptor* api =
+          v1::SubmitJobRequest::descriptor()->file()->FindServiceByName("Dispatcher");
+      api != nullptr) {
+    for (int i = 0; i < api->method_count(); ++i) {
+      api_methods.push_back(api->method(i)->name());
+    }
+  }
+  parts->metrics = std::make_unique<metrics::WebpushMetrics>(WEBPUSH_VERSION, tenant_names,
+                                                             push_services, api_methods);
   parts->policy = std::make_unique<push::EndpointPolicy>(*std::move(policy));
 
   const queue::JobStoreOptions store_options = StoreOptions(c.queue, c.tenants);
@@ -272,8 +286,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::ServiceConfig conf
   builder.RegisterService(parts->service.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(c.server.max_receive_bytes));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(
-      std::make_unique<service::ApiMetricsInterceptorFactory>(*parts->metrics));
+  interceptors.push_back(std::make_unique<service::ApiMetricsInterceptorFactory>(*parts->metrics));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   parts->grpc_server = builder.BuildAndStart();
   if (parts->grpc_server == nullptr || parts->port == 0) {
@@ -295,8 +308,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(config::ServiceConfig conf
       return observability.status();
     }
     parts->observability = *std::move(observability);
-    parts->observability->Attach(
-        parts->client.get(), parts->pipeline != nullptr ? &parts->pipeline->stats() : nullptr);
+    parts->observability->Attach(parts->client.get(),
+                                 parts->pipeline != nullptr ? &parts->pipeline->stats() : nullptr);
   }
   if (parts->pipeline != nullptr) {
     parts->pipeline->Start();
@@ -346,12 +359,16 @@ void Server::Shutdown(absl::Duration grace) {
       health != nullptr) {
     health->SetServingStatus(false);
   }
-  // API calls get a short deadline (watchers reconnect to another replica); the pipeline gets
-  // the rest of the grace for what is in flight.
-  p.grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // At the same time: API calls get a short deadline (watchers reconnect to another replica),
+  // and the pipeline stops taking batches at once and gets the grace for what is in flight.
+  // (One after the other, the pipeline would keep fetching while the API winds down.)
+  std::thread api_shutdown([&p] {
+    p.grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  });
   if (p.pipeline != nullptr) {
     p.pipeline->Stop(grace);
   }
+  api_shutdown.join();
   // Order matters: the client's destructor completes what is still pending, calling back into
   // the (stopped) pipeline, which lives on until the Server goes, with the stats.
   if (p.observability != nullptr) {

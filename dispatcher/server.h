@@ -10,9 +10,7 @@
 // process), the gRPC API with health checking and reflection, the HTTP/2 push client and the
 // worker pipeline. main.cc only loads the configuration, starts a Server and waits for a signal;
 // tests start the whole service in process the same way.
-namespace webpush::dispatcher {
-
-}  // namespace webpush::dispatcher
+namespace webpush::dispatcher {}  // namespace webpush::dispatcher
 namespace webpush::metrics {
 class WebpushMetrics;
 }  // namespace webpush::metrics

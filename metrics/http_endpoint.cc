@@ -126,7 +126,8 @@ class HttpEndpoint::Impl {
 
   void Serve(int fd) {
     std::string request;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReadTimeoutMs);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kReadTimeoutMs);
     while (request.find("\r\n\r\n") == std::string::npos && request.size() < kMaxRequestBytes) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             deadline - std::chrono::steady_clock::now())
@@ -218,16 +219,15 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(std::string_vi
   }
   ::freeaddrinfo(found);
   if (fd < 0) {
-    return absl::UnavailableError("metrics.listen: cannot listen on " + std::string(listen) +
-                                  ": " + error);
+    return absl::UnavailableError("metrics.listen: cannot listen on " + std::string(listen) + ": " +
+                                  error);
   }
   sockaddr_storage bound{};
   socklen_t len = sizeof(bound);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  const int bound_port =
-      bound.ss_family == AF_INET6
-          ? ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port)
-          : ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+  const int bound_port = bound.ss_family == AF_INET6
+                             ? ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port)
+                             : ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
   return std::unique_ptr<HttpEndpoint>(
       new HttpEndpoint(std::make_unique<Impl>(fd, bound_port, std::move(handler))));
 }

@@ -71,7 +71,9 @@ std::string_view Name(QuotaReason reason) {
   return "rate_limit";
 }
 
-WebpushMetrics::WebpushMetrics(std::string_view version, const std::vector<std::string>& tenants)
+WebpushMetrics::WebpushMetrics(std::string_view version, const std::vector<std::string>& tenants,
+                               const std::vector<std::string>& push_services,
+                               const std::vector<std::string>& api_methods)
     : registry_(std::make_shared<prometheus::Registry>()),
       messages_(Register(prometheus::BuildCounter(), "webpush_messages_total",
                          "Messages that reached a final outcome, by push service and outcome.",
@@ -88,14 +90,13 @@ WebpushMetrics::WebpushMetrics(std::string_view version, const std::vector<std::
                              "gRPC calls answered, by method and status code.", *registry_)),
       targets_submitted_(Register(prometheus::BuildCounter(), "webpush_targets_submitted_total",
                                   "Targets of accepted jobs, by tenant.", *registry_)),
-      delivery_latency_(Register(
-          prometheus::BuildHistogram(), "webpush_delivery_latency_seconds",
-          "From the job's submission to the push service's final answer, by push service.",
-          *registry_)),
-      request_duration_(Register(prometheus::BuildHistogram(),
-                                 "webpush_push_request_duration_seconds",
-                                 "One HTTP/2 request to a push service, stream open to answer.",
-                                 *registry_)),
+      delivery_latency_(
+          Register(prometheus::BuildHistogram(), "webpush_delivery_latency_seconds",
+                   "From the job's submission to the push service's final answer, by push service.",
+                   *registry_)),
+      request_duration_(
+          Register(prometheus::BuildHistogram(), "webpush_push_request_duration_seconds",
+                   "One HTTP/2 request to a push service, stream open to answer.", *registry_)),
       encrypt_batch_(Register(prometheus::BuildHistogram(),
                               "webpush_encrypt_batch_duration_seconds",
                               "Building one batch of messages (encryption and VAPID).", *registry_)
@@ -103,11 +104,10 @@ WebpushMetrics::WebpushMetrics(std::string_view version, const std::vector<std::
       backlog_(Register(prometheus::BuildGauge(), "webpush_backlog_pending_targets",
                         "Targets accepted and not yet final, by tenant (all replicas).",
                         *registry_)),
-      oldest_pending_age_(Register(prometheus::BuildGauge(),
-                                   "webpush_backlog_oldest_pending_age_seconds",
-                                   "Age of the oldest batch waiting or leased in the work queue.",
-                                   *registry_)
-                              .Add({})),
+      oldest_pending_age_(
+          Register(prometheus::BuildGauge(), "webpush_backlog_oldest_pending_age_seconds",
+                   "Age of the oldest batch waiting or leased in the work queue.", *registry_)
+              .Add({})),
       consumer_lag_(Register(prometheus::BuildGauge(), "webpush_queue_consumer_lag_entries",
                              "Work-queue entries not yet read by any replica.", *registry_)
                         .Add({})),
@@ -125,8 +125,7 @@ WebpushMetrics::WebpushMetrics(std::string_view version, const std::vector<std::
                                    *registry_)
                               .Add({})),
       ready_(Register(prometheus::BuildGauge(), "webpush_ready",
-                      "1 when this replica is ready (GET /readyz answers 200), else 0.",
-                      *registry_)
+                      "1 when this replica is ready (GET /readyz answers 200), else 0.", *registry_)
                  .Add({})) {
   Register(prometheus::BuildGauge(), "webpush_build_info", "The running version (always 1).",
            *registry_)
@@ -135,6 +134,13 @@ WebpushMetrics::WebpushMetrics(std::string_view version, const std::vector<std::
   const std::lock_guard lock(mu_);
   for (const std::string& t : tenants) {
     Tenant(t);
+  }
+  for (const std::string& s : push_services) {
+    Service(s);
+  }
+  for (const std::string& method : api_methods) {
+    api_.emplace(std::make_pair(method, std::string("OK")),
+                 &api_requests_.Add({{"method", method}, {"code", "OK"}}));
   }
 }
 
@@ -225,8 +231,7 @@ void WebpushMetrics::CountApiRequest(std::string_view method, std::string_view c
   auto key = std::make_pair(std::string(method), std::string(code));
   auto it = api_.find(key);
   if (it == api_.end()) {
-    it = api_.emplace(key, &api_requests_.Add({{"method", key.first}, {"code", key.second}}))
-             .first;
+    it = api_.emplace(key, &api_requests_.Add({{"method", key.first}, {"code", key.second}})).first;
   }
   it->second->Increment();
 }

@@ -57,9 +57,12 @@ struct QueueGauges {
 
 class WebpushMetrics {
  public:
-  // `tenants` are the configured tenant names: their series exist (at zero) from the start, so
-  // that rate() and alerts work before the first event.
-  WebpushMetrics(std::string_view version, const std::vector<std::string>& tenants);
+  // The series of the configured `tenants`, of the allowlist's `push_services` and of the API's
+  // `api_methods` (with code OK) exist at zero from the start, so that rate() and alerts work
+  // before the first event (Prometheus's advice on labelled series).
+  WebpushMetrics(std::string_view version, const std::vector<std::string>& tenants,
+                 const std::vector<std::string>& push_services = {},
+                 const std::vector<std::string>& api_methods = {});
   WebpushMetrics(const WebpushMetrics&) = delete;
   WebpushMetrics& operator=(const WebpushMetrics&) = delete;
 

@@ -1,8 +1,8 @@
 #pragma once
 
-#include <memory>
-
 #include <grpcpp/support/server_interceptor.h>
+
+#include <memory>
 
 #include "metrics/webpush_metrics.h"
 

@@ -227,7 +227,8 @@ void Pipeline::CountOutcome(const queue::Lease& lease, uint32_t attempt,
       outcome.push_service.empty() ? std::string_view("none") : outcome.push_service;
   const double request =
       outcome.request_duration.has_value() ? absl::ToDoubleSeconds(*outcome.request_duration) : -1;
-  const double latency = result.latency_ms >= 0 ? static_cast<double>(result.latency_ms) / 1000 : -1;
+  const double latency =
+      result.latency_ms >= 0 ? static_cast<double>(result.latency_ms) / 1000 : -1;
   using metrics::MessageOutcome;
   switch (result.outcome) {
     case queue::Outcome::kDelivered:

@@ -100,8 +100,8 @@ class Pipeline {
   void RecordLoop();
   // RecordOnce records and renews every active lease; true when one was completed.
   bool RecordOnce(bool final_pass);
-  void Send(const std::shared_ptr<LeaseState>& lease,
-            std::span<const queue::LeasedTarget> targets, std::vector<Prepared>& prepared);
+  void Send(const std::shared_ptr<LeaseState>& lease, std::span<const queue::LeasedTarget> targets,
+            std::vector<Prepared>& prepared);
   // CountOutcome feeds the metrics (when configured) with one message's answer.
   void CountOutcome(const queue::Lease& lease, uint32_t attempt, const push::PushOutcome& outcome,
                     const queue::TargetResult& result) const;

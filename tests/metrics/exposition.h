@@ -41,4 +41,19 @@ inline double SampleValue(const std::string& text, const std::string& name,
   return std::nan("");
 }
 
+// SampleSum adds up every sample of `name` whose labels include `labels` (0 when none).
+inline double SampleSum(const std::string& text, const std::string& name,
+                        const std::map<std::string, std::string>& labels) {
+  std::istringstream in(text);
+  std::string line;
+  double sum = 0;
+  while (std::getline(in, line)) {
+    const double v = SampleValue(line, name, labels);  // one line: its own value or NaN
+    if (!std::isnan(v)) {
+      sum += v;
+    }
+  }
+  return sum;
+}
+
 }  // namespace webpush::testing

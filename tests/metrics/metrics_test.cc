@@ -23,7 +23,7 @@ using metrics::RetryReason;
 using metrics::WebpushMetrics;
 
 TEST(WebpushMetricsTest, DeclaresEveryFamilyWithItsTypeFromTheStart) {
-  const WebpushMetrics m("1.2.3", {"acme"});
+  const WebpushMetrics m("1.2.3", {"acme"}, {"fcm"}, {"SubmitJob"});
   const std::string text = m.Exposition();
   const std::map<std::string, std::string> types = {
       {"webpush_messages_total", "counter"},
@@ -53,6 +53,12 @@ TEST(WebpushMetricsTest, DeclaresEveryFamilyWithItsTypeFromTheStart) {
                         {{"tenant", "acme"}, {"reason", "rate_limit"}}),
             0);
   EXPECT_EQ(SampleValue(text, "webpush_build_info", {{"version", "1.2.3"}}), 1);
+  EXPECT_EQ(SampleValue(text, "webpush_messages_total",
+                        {{"push_service", "fcm"}, {"outcome", "delivered"}}),
+            0);
+  EXPECT_EQ(
+      SampleValue(text, "webpush_api_requests_total", {{"method", "SubmitJob"}, {"code", "OK"}}),
+      0);
 }
 
 TEST(WebpushMetricsTest, CountsMessagesRetriesAndQuotasByTheirLabels) {
@@ -102,9 +108,9 @@ TEST(WebpushMetricsTest, CountsMessagesRetriesAndQuotasByTheirLabels) {
                         {{"tenant", "acme"}, {"reason", "rate_limit"}}),
             1);
   EXPECT_EQ(SampleValue(text, "webpush_targets_submitted_total", {{"tenant", "acme"}}), 1000);
-  EXPECT_EQ(SampleValue(text, "webpush_api_requests_total",
-                        {{"method", "SubmitJob"}, {"code", "OK"}}),
-            2);
+  EXPECT_EQ(
+      SampleValue(text, "webpush_api_requests_total", {{"method", "SubmitJob"}, {"code", "OK"}}),
+      2);
   EXPECT_EQ(SampleValue(text, "webpush_encrypt_batch_duration_seconds_count", {}), 1);
 }
 
@@ -200,19 +206,19 @@ TEST_F(HttpEndpointTest, ASilentClientDelaysOthersOnlyUntilItsReadDeadline) {
 
 TEST(HttpEndpointStartTest, ABadListenAddressNamesTheField) {
   for (const char* listen : {"no-port", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:99999"}) {
-    absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> e =
-        metrics::HttpEndpoint::Start(listen, [](std::string_view) { return metrics::HttpResponse{}; });
+    absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> e = metrics::HttpEndpoint::Start(
+        listen, [](std::string_view) { return metrics::HttpResponse{}; });
     ASSERT_FALSE(e.ok()) << listen;
     EXPECT_NE(std::string(e.status().message()).find("metrics.listen"), std::string::npos)
         << e.status();
   }
   // A port in use is refused too, with the field.
-  absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> first =
-      metrics::HttpEndpoint::Start("127.0.0.1:0", [](std::string_view) { return metrics::HttpResponse{}; });
+  absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> first = metrics::HttpEndpoint::Start(
+      "127.0.0.1:0", [](std::string_view) { return metrics::HttpResponse{}; });
   ASSERT_TRUE(first.ok());
-  absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> second = metrics::HttpEndpoint::Start(
-      "127.0.0.1:" + std::to_string((*first)->port()),
-      [](std::string_view) { return metrics::HttpResponse{}; });
+  absl::StatusOr<std::unique_ptr<metrics::HttpEndpoint>> second =
+      metrics::HttpEndpoint::Start("127.0.0.1:" + std::to_string((*first)->port()),
+                                   [](std::string_view) { return metrics::HttpResponse{}; });
   ASSERT_FALSE(second.ok());
   EXPECT_NE(std::string(second.status().message()).find("metrics.listen"), std::string::npos);
 }

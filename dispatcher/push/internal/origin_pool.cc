@@ -27,10 +27,11 @@ OriginPool::OriginPool(ClientShared& shared, std::string host, uint16_t port, st
 OriginPool::~OriginPool() { *alive_ = false; }
 
 int OriginPool::connections_open() const {
-  return static_cast<int>(std::count_if(connections_.begin(), connections_.end(), [](const auto& c) {
-    return c->state() == H2Connection::State::kReady ||
-           c->state() == H2Connection::State::kDraining;
-  }));
+  return static_cast<int>(
+      std::count_if(connections_.begin(), connections_.end(), [](const auto& c) {
+        return c->state() == H2Connection::State::kReady ||
+               c->state() == H2Connection::State::kDraining;
+      }));
 }
 
 int OriginPool::streams_in_flight() const {

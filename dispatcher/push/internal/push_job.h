@@ -23,7 +23,7 @@ struct Job {
   int refusals = 0;       // re-sends of never-processed streams
   absl::Time not_before;  // retry back-off: not dispatched earlier than this
   absl::Time started = absl::InfinitePast();  // the latest attempt's stream was opened
-  PushOutcome last;       // the outcome of the latest attempt
+  PushOutcome last;                           // the outcome of the latest attempt
 };
 
 struct AtomicStats {

@@ -10,6 +10,9 @@
 #include "crypto/internal/p256_x8_simd_ifma.h"
 #include "crypto/internal/p256_x8_table.h"
 
+// Field operations inline into the point formulas, so that field elements stay in registers.
+#define WEBPUSH_X8_INLINE inline __attribute__((always_inline))
 namespace webpush::crypto::internal::x8ifma {
 #include "crypto/internal/p256_x8_kernel.inc"
 }  // namespace webpush::crypto::internal::x8ifma
+#undef WEBPUSH_X8_INLINE

@@ -207,9 +207,14 @@ std::string PushServiceName(const HostRule& rule) {
       return "wns";
     }
   }
-  std::string name = rule.suffix ? "*." + rule.host : rule.host;
+  // Appended piece by piece: GCC 12's -Wrestrict misfires on `"*." + host` at -O3.
+  std::string name;
+  if (rule.suffix) {
+    name.append("*.");
+  }
+  name.append(rule.host);
   if (rule.port != 443) {
-    name += ":" + std::to_string(rule.port);
+    name.append(":").append(std::to_string(rule.port));
   }
   return name;
 }

@@ -87,7 +87,7 @@ class PushClient::Impl {
     pools_.clear();
   }
 
-  absl::Status Send(PushRequest request, PushCallback done) {
+  absl::Status Send(PushRequest request, PushCallback done, bool flush) {
     absl::StatusOr<Endpoint> endpoint = policy_.Check(request.endpoint, "endpoint");
     if (!endpoint.ok()) {
       AtomicStats::Add(stats_.requests_refused);
@@ -112,14 +112,27 @@ class PushClient::Impl {
     bool wake = false;
     {
       std::lock_guard lock(inbox_mu_);
-      wake = inbox_.empty();
       inbox_.push_back(std::move(incoming));
+      wake = flush && !drain_posted_;
+      drain_posted_ = drain_posted_ || wake;
     }
     // One wake-up of the loop per burst of Send calls, not one per request.
     if (wake) {
       asio::post(io_, [this] { DrainInbox(); });
     }
     return absl::OkStatus();
+  }
+
+  void Flush() {
+    bool wake = false;
+    {
+      std::lock_guard lock(inbox_mu_);
+      wake = !inbox_.empty() && !drain_posted_;
+      drain_posted_ = drain_posted_ || wake;
+    }
+    if (wake) {
+      asio::post(io_, [this] { DrainInbox(); });
+    }
   }
 
   std::vector<OriginSnapshot> Origins() {
@@ -184,6 +197,7 @@ class PushClient::Impl {
     {
       std::lock_guard lock(inbox_mu_);
       batch.swap(inbox_);
+      drain_posted_ = false;  // later Sends post again
     }
     for (Incoming& in : batch) {
       auto& pool = pools_[in.origin];
@@ -228,6 +242,7 @@ class PushClient::Impl {
   bool stopping_ = false;
   std::mutex inbox_mu_;
   std::vector<Incoming> inbox_;  // Send → loop hand-over, drained in bursts
+  bool drain_posted_ = false;    // a DrainInbox is queued on the loop (guarded by inbox_mu_)
   std::thread thread_;
 };
 
@@ -250,9 +265,11 @@ absl::StatusOr<std::unique_ptr<PushClient>> PushClient::Create(PushClientOptions
 PushClient::PushClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PushClient::~PushClient() = default;
 
-absl::Status PushClient::Send(PushRequest request, PushCallback done) {
-  return impl_->Send(std::move(request), std::move(done));
+absl::Status PushClient::Send(PushRequest request, PushCallback done, bool flush) {
+  return impl_->Send(std::move(request), std::move(done), flush);
 }
+
+void PushClient::Flush() { impl_->Flush(); }
 
 PushClientStats PushClient::stats() const { return impl_->stats(); }
 

@@ -118,8 +118,12 @@ class PushClient {
 
   // Send checks `request.endpoint` against the allowlist now and returns InvalidArgument
   // ("endpoint: ...") without calling `done` when it is refused; otherwise `done` is called
-  // exactly once with the final outcome. Thread-safe.
-  absl::Status Send(PushRequest request, PushCallback done);
+  // exactly once with the final outcome. Thread-safe. With `flush` false the request waits in
+  // the hand-over queue until a later Send or Flush wakes the event loop: a caller with many
+  // requests at once saves a wake-up (and a context switch) per request.
+  absl::Status Send(PushRequest request, PushCallback done, bool flush = true);
+  // Flush wakes the event loop for the requests sent with `flush` false.
+  void Flush();
 
   [[nodiscard]] PushClientStats stats() const;
   // Origins asks the event loop for every origin's state; waits at most a second (empty on a

@@ -8,6 +8,7 @@
 #include <memory>
 #include <utility>
 
+#include "dispatcher/log.h"
 #include "dispatcher/service/job_request.h"
 #include "dispatcher/service/proto_convert.h"
 
@@ -100,6 +101,8 @@ absl::StatusOr<queue::SubmitResult> DispatcherService::Commit(grpc::CallbackServ
   if (*wait > absl::ZeroDuration()) {
     stats_.quota_rate.fetch_add(1, std::memory_order_relaxed);
     CountQuota(tenant, metrics::QuotaReason::kRateLimit);
+    Log(LogLevel::kInfo, "job.refused",
+        {{"tenant", tenant.name}, {"reason", "rate_limit"}, {"targets", std::to_string(targets)}});
     AddPushback(context, *wait);
     return absl::ResourceExhaustedError(
         "quota: tenant " + tenant.name + " is over its messages_per_second (" +
@@ -114,6 +117,8 @@ absl::StatusOr<queue::SubmitResult> DispatcherService::Commit(grpc::CallbackServ
   if (!result.ok() && result.status().code() == absl::StatusCode::kResourceExhausted) {
     stats_.quota_pending.fetch_add(1, std::memory_order_relaxed);
     CountQuota(tenant, metrics::QuotaReason::kMaxPending);
+    Log(LogLevel::kInfo, "job.refused",
+        {{"tenant", tenant.name}, {"reason", "max_pending"}, {"targets", std::to_string(targets)}});
     // The wait is the time the excess needs to drain at the tenant's rate (at least a second).
     absl::Duration delay = absl::Seconds(1);
     if (absl::StatusOr<std::pair<int64_t, int64_t>> backlog = store_.Backlog(tenant.name);
@@ -127,6 +132,13 @@ absl::StatusOr<queue::SubmitResult> DispatcherService::Commit(grpc::CallbackServ
     AddPushback(context, delay);
     return absl::ResourceExhaustedError(std::string(result.status().message()) + "; retry in " +
                                         Seconds(delay));
+  }
+  if (result.ok()) {
+    Log(LogLevel::kInfo, "job.accepted",
+        {{"job", result->job_id},
+         {"tenant", tenant.name},
+         {"targets", std::to_string(result->targets)},
+         {"existing", result->existing ? "true" : "false"}});
   }
   if (result.ok() && !result->existing) {
     stats_.jobs_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -366,6 +378,7 @@ grpc::ServerUnaryReactor* DispatcherService::CancelJob(grpc::CallbackServerConte
   if (!executor_.Post([this, request, response, reactor, name] {
         absl::Status status = store_.CancelJob(name, request->job_id());
         if (status.ok()) {
+          Log(LogLevel::kInfo, "job.cancelled", {{"job", request->job_id()}, {"tenant", name}});
           absl::StatusOr<queue::JobStatus> job = store_.GetJob(name, request->job_id());
           if (job.ok()) {
             ToProto(*job, *response);

@@ -191,8 +191,10 @@ void Pipeline::Send(const std::shared_ptr<LeaseState>& lease,
     }
     const uint32_t index = p.index;
     stats_.sent.fetch_add(1, std::memory_order_relaxed);
+    // No wake-up per request: the whole chunk goes to the push loop at once (Flush below).
     absl::Status sent = client_.Send(
-        std::move(*p.request), [this, lease, index, attempt](const push::PushOutcome& outcome) {
+        std::move(*p.request),
+        [this, lease, index, attempt](const push::PushOutcome& outcome) {
           const absl::Time now = absl::Now();
           queue::TargetResult result = ToTargetResult(index, outcome, now);
           // Submission to the push service's final answer, for the job's latency histogram.
@@ -202,7 +204,8 @@ void Pipeline::Send(const std::shared_ptr<LeaseState>& lease,
           }
           CountOutcome(lease->lease, attempt, outcome, result);
           Complete(*lease, std::move(result));
-        });
+        },
+        /*flush=*/false);
     if (!sent.ok()) {
       // The allowlist refused the endpoint (it changed since the job was accepted).
       queue::TargetResult r;
@@ -213,6 +216,7 @@ void Pipeline::Send(const std::shared_ptr<LeaseState>& lease,
       Complete(*lease, std::move(r));
     }
   }
+  client_.Flush();
 }
 
 void Pipeline::CountOutcome(const queue::Lease& lease, uint32_t attempt,
@@ -298,9 +302,11 @@ void Pipeline::Complete(LeaseState& lease, queue::TargetResult result) {
   }
   const size_t left = --in_flight_;
   stats_.in_flight.store(static_cast<int64_t>(left), std::memory_order_relaxed);
-  // Wake only who waits: an encryption thread for permits, or Stop for the last answer. A lock
-  // and a wake-up per answer would cost more than the answer.
-  if (permit_waiters_ > 0) {
+  // Wake only who waits, and only once it can go on: an encryption thread needs room for a
+  // chunk, Stop needs the last answer. With the window full, waking a waiter on every answer
+  // cost a lock, a futex wake and a context switch per message for nothing (it went back to
+  // sleep): now one wake-up per chunk's worth of answers. Waiters also re-check every 50 ms.
+  if (permit_waiters_ > 0 && (left + options_.chunk <= options_.max_in_flight || left == 0)) {
     absl::MutexLock lock(&mu_);
     permits_cv_.SignalAll();
   }

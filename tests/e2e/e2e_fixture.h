@@ -135,6 +135,15 @@ class E2eTest : public ::testing::Test {
     return per_token;
   }
 
+  // Duplicates counts the deliveries beyond the first of each token.
+  static size_t Duplicates(const std::map<std::string, int>& per_token) {
+    size_t duplicates = 0;
+    for (const auto& [token, n] : per_token) {
+      duplicates += static_cast<size_t>(n - 1);
+    }
+    return duplicates;
+  }
+
   RedisServer redis_;
   std::unique_ptr<TestPushService> push_;
   TempDir dir_;

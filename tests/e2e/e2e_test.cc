@@ -121,10 +121,7 @@ TEST_F(E2eTest, AReplicaKilledMidJobLeavesTheRestToTheOtherWithBoundedDuplicates
   EXPECT_EQ(job.counters().pending(), 0);
   const std::map<std::string, int> per_token = DeliveriesPerToken("survive");
   EXPECT_EQ(per_token.size(), 8000u) << "a message was lost";
-  size_t duplicates = 0;
-  for (const auto& [token, n] : per_token) {
-    duplicates += static_cast<size_t>(n - 1);
-  }
+  const size_t duplicates = Duplicates(per_token);
   // A dead replica's window: what it held leased, at most max_leased_batches x batch_size = 800
   // targets, and of those only the ones sent but not yet recorded (max_in_flight = 400).
   std::printf("[ duplicates ] %zu duplicate deliveries after the SIGKILL (bound 800)\n",
@@ -152,10 +149,7 @@ TEST_F(E2eTest, RedisRestartedMidJobLosesNothing) {
   EXPECT_EQ(job.counters().delivered(), 4000);
   const std::map<std::string, int> per_token = DeliveriesPerToken("restart");
   EXPECT_EQ(per_token.size(), 4000u) << "a message was lost";
-  size_t duplicates = 0;
-  for (const auto& [token, n] : per_token) {
-    duplicates += static_cast<size_t>(n - 1);
-  }
+  const size_t duplicates = Duplicates(per_token);
   std::printf("[ duplicates ] %zu duplicate deliveries across the Redis restart\n", duplicates);
   EXPECT_LE(duplicates, 800u);
   EXPECT_TRUE(replica->running());

@@ -205,10 +205,7 @@ TEST_F(OperateTest, SigtermMidJobDrainsAndLosesNothing) {
   EXPECT_EQ(job.counters().delivered(), static_cast<int64_t>(kTargets));
   const std::map<std::string, int> per_token = DeliveriesPerToken("drained");
   EXPECT_EQ(per_token.size(), kTargets) << "a message was lost";
-  size_t duplicates = 0;
-  for (const auto& [token, n] : per_token) {
-    duplicates += static_cast<size_t>(n - 1);
-  }
+  const size_t duplicates = Duplicates(per_token);
   std::printf(
       "[ drain ] SIGTERM at %llu of %zu delivered; replica a drained in %lld ms, having "
       "delivered %.0f; duplicates %zu\n",
@@ -267,10 +264,7 @@ TEST_F(OperateTest, ThreeReplicasSurviveAKillAndATermAndTheirMetricsAccountForEv
   EXPECT_EQ(job.counters().pending(), 0);
   const std::map<std::string, int> per_token = DeliveriesPerToken("three");
   EXPECT_EQ(per_token.size(), kTargets) << "a message was lost";
-  size_t duplicates = 0;
-  for (const auto& [token, n] : per_token) {
-    duplicates += static_cast<size_t>(n - 1);
-  }
+  const size_t duplicates = Duplicates(per_token);
   const double c_delivered = Delivered(Scrape(*c));
   const double counted = a_delivered + b_delivered + c_delivered;
   const double accepted = static_cast<double>(push_->stats().delivered);

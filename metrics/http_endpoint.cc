@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 namespace webpush::metrics {
@@ -55,6 +56,9 @@ bool SplitHostPort(std::string_view listen, std::string& host, std::string& port
   }
   return !host.empty() && port.size() <= 5 && std::stoi(port) <= 65535;
 }
+
+// ErrnoText is strerror's text, thread-safely (std::system_category keeps no shared buffer).
+std::string ErrnoText(int error) { return std::system_category().message(error); }
 
 void WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -206,13 +210,13 @@ absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(std::string_vi
   for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
     fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) {
-      error = std::strerror(errno);
+      error = ErrnoText(errno);
       continue;
     }
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 64) != 0) {
-      error = std::strerror(errno);
+      error = ErrnoText(errno);
       ::close(fd);
       fd = -1;
     }

@@ -269,12 +269,10 @@ void Pipeline::CountOutcome(const queue::Lease& lease, uint32_t attempt,
   metrics::RetryReason reason = metrics::RetryReason::kTransport;
   if (outcome.origin_throttled) {
     reason = metrics::RetryReason::kThrottled;
-  } else if (outcome.status >= 500) {
-    reason = metrics::RetryReason::kServerError;
-  } else if (outcome.status == 0 && outcome.reason.find("overloaded") != std::string::npos) {
-    reason = metrics::RetryReason::kOverloaded;
   } else if (outcome.status != 0) {
-    reason = metrics::RetryReason::kServerError;  // another retryable status (408, 425, ...)
+    reason = metrics::RetryReason::kServerError;  // 5xx, or another retryable status (408, ...)
+  } else if (outcome.reason.find("overloaded") != std::string::npos) {
+    reason = metrics::RetryReason::kOverloaded;
   }
   m->CountRetry(service, reason, request, lease.message->tenant);
 }

@@ -342,49 +342,21 @@ grpc::ServerReadReactor<v1::UploadJobRequest>* DispatcherService::UploadJob(
   return new UploadReactor(*this, context, response, **tenant);
 }
 
-grpc::ServerUnaryReactor* DispatcherService::GetJob(grpc::CallbackServerContext* context,
-                                                    const v1::GetJobRequest* request,
-                                                    v1::Job* response) {
+template <typename Work>
+grpc::ServerUnaryReactor* DispatcherService::RunForTenant(grpc::CallbackServerContext* context,
+                                                          Work work, const char* precheck) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<const Tenant*> tenant = Authenticate(context);
   if (!tenant.ok()) {
     reactor->Finish(ToGrpcStatus(tenant.status()));
     return reactor;
   }
-  const std::string name = (*tenant)->name;
-  if (!executor_.Post([this, request, response, reactor, name] {
-        absl::StatusOr<queue::JobStatus> job = store_.GetJob(name, request->job_id());
-        if (job.ok()) {
-          ToProto(*job, *response);
-        }
-        Count(job.status());
-        reactor->Finish(ToGrpcStatus(job.status()));
-      })) {
-    reactor->Finish(Overloaded());
-  }
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* DispatcherService::CancelJob(grpc::CallbackServerContext* context,
-                                                       const v1::CancelJobRequest* request,
-                                                       v1::Job* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<const Tenant*> tenant = Authenticate(context);
-  if (!tenant.ok()) {
-    reactor->Finish(ToGrpcStatus(tenant.status()));
+  if (precheck != nullptr) {
+    reactor->Finish({grpc::StatusCode::INVALID_ARGUMENT, precheck});
     return reactor;
   }
-  const std::string name = (*tenant)->name;
-  if (!executor_.Post([this, request, response, reactor, name] {
-        absl::Status status = store_.CancelJob(name, request->job_id());
-        if (status.ok()) {
-          Log(LogLevel::kInfo, "job.cancelled", {{"job", request->job_id()}, {"tenant", name}});
-          absl::StatusOr<queue::JobStatus> job = store_.GetJob(name, request->job_id());
-          if (job.ok()) {
-            ToProto(*job, *response);
-          }
-          status = job.status();
-        }
+  if (!executor_.Post([this, reactor, name = (*tenant)->name, work = std::move(work)] {
+        const absl::Status status = work(name);
         Count(status);
         reactor->Finish(ToGrpcStatus(status));
       })) {
@@ -393,21 +365,42 @@ grpc::ServerUnaryReactor* DispatcherService::CancelJob(grpc::CallbackServerConte
   return reactor;
 }
 
+grpc::ServerUnaryReactor* DispatcherService::GetJob(grpc::CallbackServerContext* context,
+                                                    const v1::GetJobRequest* request,
+                                                    v1::Job* response) {
+  return RunForTenant(context, [this, request, response](const std::string& name) {
+    absl::StatusOr<queue::JobStatus> job = store_.GetJob(name, request->job_id());
+    if (job.ok()) {
+      ToProto(*job, *response);
+    }
+    return job.status();
+  });
+}
+
+grpc::ServerUnaryReactor* DispatcherService::CancelJob(grpc::CallbackServerContext* context,
+                                                       const v1::CancelJobRequest* request,
+                                                       v1::Job* response) {
+  return RunForTenant(context, [this, request, response](const std::string& name) {
+    if (absl::Status status = store_.CancelJob(name, request->job_id()); !status.ok()) {
+      return status;
+    }
+    Log(LogLevel::kInfo, "job.cancelled", {{"job", request->job_id()}, {"tenant", name}});
+    absl::StatusOr<queue::JobStatus> job = store_.GetJob(name, request->job_id());
+    if (job.ok()) {
+      ToProto(*job, *response);
+    }
+    return job.status();
+  });
+}
+
 grpc::ServerUnaryReactor* DispatcherService::ListJobs(grpc::CallbackServerContext* context,
                                                       const v1::ListJobsRequest* request,
                                                       v1::ListJobsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<const Tenant*> tenant = Authenticate(context);
-  if (!tenant.ok()) {
-    reactor->Finish(ToGrpcStatus(tenant.status()));
-    return reactor;
-  }
-  if (request->page_size() < 0 || static_cast<size_t>(request->page_size()) > kMaxPageSize) {
-    reactor->Finish({grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be from 0 to 1000"});
-    return reactor;
-  }
-  const std::string name = (*tenant)->name;
-  if (!executor_.Post([this, request, response, reactor, name] {
+  const bool bad_page =
+      request->page_size() < 0 || static_cast<size_t>(request->page_size()) > kMaxPageSize;
+  return RunForTenant(
+      context,
+      [this, request, response](const std::string& name) {
         const size_t page = request->page_size() == 0 ? kDefaultPageSize
                                                       : static_cast<size_t>(request->page_size());
         absl::StatusOr<std::vector<std::string>> ids =
@@ -424,12 +417,9 @@ grpc::ServerUnaryReactor* DispatcherService::ListJobs(grpc::CallbackServerContex
         if (status.ok() && ids->size() == page) {
           response->set_next_page_token(ids->back());
         }
-        Count(status);
-        reactor->Finish(ToGrpcStatus(status));
-      })) {
-    reactor->Finish(Overloaded());
-  }
-  return reactor;
+        return status;
+      },
+      bad_page ? "page_size: must be from 0 to 1000" : nullptr);
 }
 
 // WatchReactor alternates between one store poll (on the executor) and the writes of what it

@@ -78,6 +78,12 @@ class DispatcherService final : public v1::Dispatcher::CallbackService {
 
   // Authenticate finds the calling tenant from the metadata or the client certificate.
   [[nodiscard]] absl::StatusOr<const Tenant*> Authenticate(grpc::CallbackServerContext* context);
+  // RunForTenant is the shape of the unary read calls: authenticate, answer INVALID_ARGUMENT
+  // with `precheck` when set (after authentication, before any store call), else run
+  // `work(tenant name) -> absl::Status` on the executor, count and finish.
+  template <typename Work>
+  grpc::ServerUnaryReactor* RunForTenant(grpc::CallbackServerContext* context, Work work,
+                                         const char* precheck = nullptr);
   // Commit admits and queues a validated job (through `submit`), answering quota refusals with
   // RESOURCE_EXHAUSTED and a retry delay in the trailing metadata `grpc-retry-pushback-ms`.
   template <typename SubmitFn>

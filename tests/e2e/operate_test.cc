@@ -246,8 +246,15 @@ TEST_F(OperateTest, ThreeReplicasSurviveAKillAndATermAndTheirMetricsAccountForEv
   FaultPlan hold = faults;
   hold.response_delay = std::chrono::milliseconds(2000);
   push_->SetFaults(hold);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // earlier answers arrive
-  const double a_delivered = Delivered(Scrape(*a));
+  // Earlier answers still arrive and are counted: wait until `a`'s count stands still (a
+  // sanitizer build processes them slowly), then take that as its final account.
+  double a_delivered = Delivered(Scrape(*a));
+  for (int still = 0, i = 0; still < 3 && i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const double now = Delivered(Scrape(*a));
+    still = now == a_delivered ? still + 1 : 0;
+    a_delivered = now;
+  }
   a->Signal(SIGKILL);
   EXPECT_EQ(a->Wait(std::chrono::seconds(10)), 128 + SIGKILL);
   push_->SetFaults(faults);
@@ -276,11 +283,12 @@ TEST_F(OperateTest, ThreeReplicasSurviveAKillAndATermAndTheirMetricsAccountForEv
   // (max_leased_batches 4 x batch_size 200), of that only what was sent and unrecorded.
   EXPECT_LE(duplicates, 800u);
   // Every target's delivery is in some replica's count, and no replica counts what the push
-  // service did not accept. The difference is what the push service answered `a` in the instant
-  // before the kill (held answers to `a` were never sent: its connections died with it).
+  // service did not accept. An accepted answer that no replica counted can only be one that
+  // reached `a` too late (held answers were never sent: its connections died with it); `a`
+  // recorded none of those, so each was sent again and is one of the duplicates.
   EXPECT_GE(counted, static_cast<double>(kTargets));
   EXPECT_LE(counted, accepted);
-  EXPECT_LE(accepted - counted, 50) << "answers no replica counted";
+  EXPECT_LE(accepted - counted, static_cast<double>(duplicates)) << "answers no replica counted";
 }
 
 }  // namespace

@@ -1,0 +1,85 @@
+// store.js: the subscriptions, in memory and in one JSON file (written whole to a temporary
+// file and renamed, so a crash never leaves half a file). A real application keeps them in its
+// database, next to the user they belong to; the shape is the same.
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+
+// Each subscription belongs to the session that stored it (a hash of the session id, never the
+// id itself), so only that session can replace or delete it.
+const owner = (sessionId) => createHash('sha256').update(sessionId).digest('base64url');
+
+export class SubscriptionStore {
+  constructor(file) {
+    this.file = file;
+    this.byId = new Map();
+    if (file) {
+      try {
+        for (const s of JSON.parse(readFileSync(file, 'utf8'))) this.byId.set(s.id, s);
+      } catch (err) {
+        if (err.code !== 'ENOENT') throw new Error(`${file}: ${err.message}`);
+      }
+    }
+  }
+
+  save() {
+    if (!this.file) return;
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify([...this.byId.values()], null, 1), { mode: 0o600 });
+    renameSync(tmp, this.file);
+  }
+
+  findByEndpoint(endpoint) {
+    for (const s of this.byId.values()) if (s.endpoint === endpoint) return s;
+    return null;
+  }
+
+  // put stores `sub` for `sessionId`; with `oldEndpoint` (from `pushsubscriptionchange`) the
+  // old subscription of the same session is replaced. Storing an endpoint again updates its
+  // keys instead of adding a second copy (a second copy would get every message twice).
+  put(sessionId, sub, oldEndpoint) {
+    const who = owner(sessionId);
+    if (oldEndpoint) {
+      const old = this.findByEndpoint(oldEndpoint);
+      if (old && old.owner === who) this.byId.delete(old.id);
+    }
+    const existing = this.findByEndpoint(sub.endpoint);
+    if (existing && existing.owner !== who) {
+      // Only the browser that holds an endpoint knows it, so another session sending the same
+      // one is the same browser with a new session: it takes the subscription over.
+      existing.owner = who;
+    }
+    const record = existing ?? { id: randomUUID(), created: new Date().toISOString() };
+    Object.assign(record, { owner: who, endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth });
+    this.byId.set(record.id, record);
+    this.save();
+    return record;
+  }
+
+  // removeOwned deletes the subscription with `endpoint` if `sessionId` owns it.
+  removeOwned(sessionId, endpoint) {
+    const s = this.findByEndpoint(endpoint);
+    if (!s || s.owner !== owner(sessionId)) return false;
+    this.byId.delete(s.id);
+    this.save();
+    return true;
+  }
+
+  // removeGone deletes the subscription the dispatcher reported gone (by our id, the job's
+  // target_id), if its endpoint is still the one reported: a subscription renewed meanwhile stays.
+  removeGone(id, endpoint) {
+    const s = this.byId.get(id);
+    if (!s || s.endpoint !== endpoint) return false;
+    this.byId.delete(id);
+    this.save();
+    return true;
+  }
+
+  isOwnedBy(sessionId, endpoint) {
+    const s = this.findByEndpoint(endpoint);
+    return s !== null && s.owner === owner(sessionId);
+  }
+
+  all() {
+    return [...this.byId.values()];
+  }
+}

@@ -22,6 +22,8 @@ packages=(
   nodejs npm
   # deploy/ checks (tests/deploy): YAML lint, promtool (Debian's prometheus package), PyYAML
   yamllint prometheus python3-yaml
+  # the browser test (tests/browser): headless Firefox ESR, and openssl for the relay's certificate
+  firefox-esr openssl
 )
 
 # kubectl renders the kustomizations of deploy/kubernetes (tests/deploy/check_manifests.sh). One

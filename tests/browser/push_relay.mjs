@@ -104,7 +104,8 @@ class Relay extends EventEmitter {
     this.channels = new Map();  // endpoint token -> { uaid, channelID, key, stored: [] }
     this.byChannelID = new Map(); // uaid + channelID -> token
     this.gone = new Set();      // tokens of unregistered channels: 410
-    this.acks = new Map();      // version -> code
+    this.acks = new Map();      // version -> ack code (100 delivered, 101 undecryptable, 102)
+    this.nacks = new Map();     // version -> nack code (301-303: the push handler failed)
     this.nextUaidOverride = null;
   }
 
@@ -188,7 +189,9 @@ class Relay extends EventEmitter {
           }
           break;
         case 'nack':
-          this.acks.set(String(msg.version), msg.code);
+          // A delivered message whose `push` handler failed (its waitUntil promise rejected,
+          // 302, for example): the browser acked it first and reports the failure apart.
+          this.nacks.set(String(msg.version), msg.code);
           this.emit('nack', { version: String(msg.version), code: msg.code });
           break;
         default: break; // broadcast subscriptions and the like: not needed here
@@ -323,11 +326,9 @@ class Relay extends EventEmitter {
       const done = (code) => {
         clearTimeout(timer);
         this.off('ack', onAck);
-        this.off('nack', onAck);
         resolve(code);
       };
       this.on('ack', onAck);
-      this.on('nack', onAck);
     });
   }
 

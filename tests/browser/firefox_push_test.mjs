@@ -1,0 +1,449 @@
+// firefox_push_test.mjs: a real browser as the judge of the dispatcher's messages.
+//
+// It starts redis-server, webpushd, the push relay (push_relay.mjs: Mozilla's push protocol
+// over WebSocket to Firefox, RFC 8030 endpoints over HTTP/2 and TLS to senders) and the example
+// application server (examples/browser), then headless Firefox ESR with a fresh profile whose
+// push service is the relay. Firefox opens the example page, the test clicks "Enable
+// notifications", and the page subscribes and hands the subscription to the application server
+// with its CSRF token. Then:
+//   1. messages sent by `webpushctl push`, 0 to 3993 bytes, text and binary: Firefox decrypts
+//      each, and the service worker receives each plaintext exactly once, byte for byte;
+//   2. one job through the service: the application server submits it over gRPC (UploadJob)
+//      to Firefox's subscription and an expired one; Firefox gets it once, and the application
+//      server deletes the expired subscription when WatchJob reports it gone;
+//   3. tampered and misaddressed messages (a flipped bit in the tag, the ciphertext, the salt or
+//      the key id; a truncated record; a record for other keys): Firefox refuses each (ack
+//      101) and the service worker never sees one, while the same message untampered, sent the
+//      same way, is delivered;
+//   4. the push service starting over (a new UAID): Firefox fires `pushsubscriptionchange`,
+//      the service worker re-subscribes and the application server replaces the subscription;
+//      a message to the new one arrives;
+//   5. "Unsubscribe": the server forgets the subscription and Firefox unregisters it.
+// Every process it starts is stopped at the end, also on failure (a watchdog bounds the run).
+//
+// Usage: node firefox_push_test.mjs --webpushctl PATH --webpushd PATH [--firefox PATH]
+//        [--screenshot FILE.png] [--keep]
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { createECDH, randomBytes, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import puppeteer from 'puppeteer-core';
+import { createApp } from '../../examples/browser/server.js';
+import { startRelay } from './push_relay.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const WEBPUSHCTL = arg('--webpushctl');
+const WEBPUSHD = arg('--webpushd');
+const FIREFOX = arg('--firefox', '/usr/bin/firefox-esr');
+const SCREENSHOT = arg('--screenshot');
+const RELAY_HOST = 'push.relay.test';
+const SUBJECT = 'mailto:ops@example.com';
+const WATCHDOG_MS = Number(process.env.BROWSER_TEST_TIMEOUT_MS || 300000);
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = (text) => console.log(`browser test: ${text}`);
+const failures = [];
+const check = (ok, what) => {
+  if (!ok) {
+    failures.push(what);
+    console.log(`browser test: FAILED: ${what}`);
+  }
+  return ok;
+};
+
+// waitFor polls `probe` until it returns a truthy value, or fails after `ms`.
+async function waitFor(probe, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const children = [];
+// startProcess spawns a child whose output is kept, and resolves when a line matches `ready`.
+function startProcess(name, file, args, ready, ms = 30000) {
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  const collect = (d) => { output += d.toString(); };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  child.output = () => output;
+  return waitFor(() => {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${output}`);
+    const m = ready.exec(output);
+    return m ? { child, match: m } : null;
+  }, ms, `${name} to start (output so far:\n${output})`);
+}
+
+function stopChildren() {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+process.on('exit', stopChildren);
+
+function freePortSync() {
+  return Number(execFileSync('python3', ['-c',
+    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])']).toString());
+}
+
+// The payloads of part 1: every size class of the aes128gcm record (0, around the 16-byte
+// blocks, the largest), text (ASCII and multi-byte UTF-8) and binary, each one unique.
+function pushPayloads() {
+  const sizes = [0, 1, 2, 3, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 255, 256,
+    257, 500, 511, 512, 513, 1000, 1023, 1024, 1025, 1500, 2000, 2047, 2048, 2049, 2500, 3000,
+    3500, 3900, 3990, 3991, 3992, 3993];
+  const payloads = [];
+  sizes.forEach((size, i) => {
+    if (size > 0) {
+      // Text: a numbered line, then multi-byte characters, cut on a character boundary.
+      let text = `message ${i} of webpushctl push, ${size} bytes: `;
+      const fill = 'grüße, Ωμέγα, € 🚀 '; // 2-, 3- and 4-byte UTF-8
+      while (Buffer.byteLength(text) < size) text += fill;
+      let bytes = Buffer.from(text);
+      while (bytes.length > size) {
+        text = text.slice(0, -1);
+        bytes = Buffer.from(text);
+      }
+      payloads.push(Buffer.concat([bytes, Buffer.alloc(size - bytes.length, 0x2e)]));
+    }
+    if (i % 2 === 0 || size === 0 || size >= 3990) {
+      payloads.push(size === 0 ? Buffer.alloc(0) : randomBytes(size)); // binary
+    }
+  });
+  return payloads;
+}
+
+// vapidHeader signs an RFC 8292 token for `aud` with the PEM private key.
+function vapidHeader(privatePem, publicKey, aud) {
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const unsigned = `${enc({ typ: 'JWT', alg: 'ES256' })}.${enc({ aud, exp: Math.floor(Date.now() / 1000) + 3600, sub: SUBJECT })}`;
+  const signature = sign('sha256', Buffer.from(unsigned), { key: privatePem, dsaEncoding: 'ieee-p1363' });
+  return `vapid t=${unsigned}.${signature.toString('base64url')}, k=${publicKey}`;
+}
+
+// postRaw sends `body` to `endpoint` as a sender would, without the dispatcher: for the
+// tampered messages. Resolves with { status, version }.
+function postRaw(endpoint, body, authorization, caPem) {
+  const url = new URL(endpoint);
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`https://${url.host}`, {
+      ca: caPem,
+      lookup: (host, options, cb) => cb(null, options.all ? [{ address: '127.0.0.1', family: 4 }] : '127.0.0.1', 4),
+    });
+    session.on('error', reject);
+    const req = session.request({
+      ':method': 'POST', ':path': url.pathname, ttl: '60', 'content-encoding': 'aes128gcm',
+      'content-type': 'application/octet-stream', authorization,
+    });
+    let status = 0;
+    let location = '';
+    req.on('response', (h) => {
+      status = h[':status'];
+      location = h.location || '';
+    });
+    req.on('data', () => {});
+    req.on('end', () => {
+      session.close();
+      resolve({ status, version: location.split('/m/')[1] || null });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function main() {
+  if (!WEBPUSHCTL || !WEBPUSHD) throw new Error('usage: --webpushctl PATH --webpushd PATH');
+  const work = mkdtempSync(path.join(os.tmpdir(), 'webpush-browser-'));
+  const file = (name) => path.join(work, name);
+  const resources = [];
+  try {
+    // --- set-up: certificate, Redis, keys, webpushd, relay, application server -------------
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+      '-nodes', '-keyout', file('relay-key.pem'), '-out', file('relay-cert.pem'), '-days', '2',
+      '-subj', `/CN=${RELAY_HOST}`, '-addext', `subjectAltName=DNS:${RELAY_HOST}`], { stdio: 'pipe' });
+    const caPem = readFileSync(file('relay-cert.pem'));
+    const relay = await startRelay({ host: RELAY_HOST, cert: caPem, key: readFileSync(file('relay-key.pem')) });
+    resources.push(() => relay.close());
+    const hostPort = `${RELAY_HOST}:${relay.httpsPort}`;
+
+    const redisPort = freePortSync();
+    await startProcess('redis-server', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1',
+      '--save', '', '--appendonly', 'no', '--dir', work], /Ready to accept connections/);
+
+    const keygen = execFileSync(WEBPUSHCTL, ['vapid', 'keygen', '--pem']).toString();
+    writeFileSync(file('vapid.pem'), keygen, { mode: 0o600 });
+    const vapidPublicKey = /public_key:\s*(\S+)/.exec(keygen)?.[1];
+    if (!vapidPublicKey) throw new Error(`webpushctl vapid keygen printed no public_key line:\n${keygen}`);
+    const vapidPrivatePem = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(keygen)[0];
+    writeFileSync(file('tenant.token'), randomBytes(24).toString('base64url'), { mode: 0o600 });
+    writeFileSync(file('admin.token'), randomBytes(24).toString('base64url'), { mode: 0o600 });
+    writeFileSync(file('webpushd.yaml'), [
+      'server:', '  listen: 127.0.0.1:0', '  shutdown_grace: 2s',
+      'metrics:', '  listen: ""',
+      'queue:', '  redis:', '    host: 127.0.0.1', `    port: ${redisPort}`,
+      'push:', `  ca_file: ${file('relay-cert.pem')}`, `  allow_hosts: ["${hostPort}"]`,
+      `  resolve: ["${hostPort}:127.0.0.1"]`,
+      'tenants:', '  - name: example', `    token_file: ${file('tenant.token')}`,
+      '    vapid:', `      subject: ${SUBJECT}`, '      keys:', '        - id: main',
+      `          private_key_file: ${file('vapid.pem')}`, ''].join('\n'));
+    const { match: served } = await startProcess('webpushd', WEBPUSHD, ['--config', file('webpushd.yaml')],
+      /serving gRPC on port (\d+)/);
+    const dispatcherAddress = `127.0.0.1:${served[1]}`;
+
+    const appLog = [];
+    const app = createApp({
+      host: '127.0.0.1', port: 0, publicOrigin: '', vapidPublicKey,
+      dispatcher: { address: dispatcherAddress, token: readFileSync(file('tenant.token'), 'utf8') },
+      adminToken: readFileSync(file('admin.token'), 'utf8'), dataFile: file('subscriptions.json'),
+    }, { log: (line) => appLog.push(line) });
+    const origin = await app.listen();
+    resources.push(() => app.close());
+    log(`relay ${relay.serverURL} / ${relay.origin}, webpushd ${dispatcherAddress}, example app ${origin}`);
+
+    // Firefox's proxy: a listener that only notes where Firefox tried to go and hangs up, so
+    // the run is hermetic and any outside connection Firefox attempts is reported.
+    const outside = new Set();
+    const proxy = net.createServer((socket) => {
+      socket.once('data', (d) => {
+        const target = /^[A-Z]+ (\S+)/.exec(d.toString('latin1'))?.[1];
+        if (target) outside.add(target.replace(/^http:\/\/([^/]+).*/, '$1'));
+        socket.destroy();
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    resources.push(() => new Promise((resolve) => proxy.close(() => resolve())));
+
+    // --- Firefox: fresh profile, the relay as its push service, no outside connections ------
+    const browser = await puppeteer.launch({
+      browser: 'firefox',
+      executablePath: FIREFOX,
+      headless: true,
+      userDataDir: mkdtempSync(path.join(work, 'profile-')),
+      env: { ...process.env, MOZ_REMOTE_SETTINGS_DEVTOOLS: '1' },
+      extraPrefsFirefox: {
+        'dom.push.serverURL': relay.serverURL,
+        'dom.push.testing.allowInsecureServerURL': true, // ws:// on loopback
+        'dom.push.connection.enabled': true,
+        'dom.push.retryBaseInterval': 500, // reconnect quickly after the relay drops it (part 4)
+        'permissions.default.desktop-notification': 1, // what clicking "Allow" would grant
+        // Headless Firefox has no system notification service (showNotification fails with
+        // NS_ERROR_FAILURE); its own alert windows work. Without a shown notification each push
+        // would also spend the subscription's quota, and Firefox would drop it after 16.
+        'alerts.useSystemBackend': false,
+        // Everything else Firefox would fetch goes to the proxy above (loopback is never
+        // proxied), and MOZ_REMOTE_SETTINGS_DEVTOOLS keeps remote settings from syncing.
+        'network.proxy.type': 1,
+        'network.proxy.http': '127.0.0.1', 'network.proxy.http_port': proxy.address().port,
+        'network.proxy.ssl': '127.0.0.1', 'network.proxy.ssl_port': proxy.address().port,
+        'network.proxy.share_proxy_settings': true,
+      },
+    });
+    resources.push(() => browser.close());
+    const page = await browser.newPage();
+    await page.setViewport({ width: 900, height: 720 });
+    await page.goto(`${origin}/`);
+    const state = () => page.evaluate(() => document.body.dataset.state || '');
+    await waitFor(async () => ['ready', 'error', 'unsupported'].includes(await state()), 60000, 'the page to be ready');
+    check(await state() === 'ready', `page state after loading: ${await state()} (${await page.$eval('#detail', (e) => e.textContent)})`);
+    await page.click('#subscribe');
+    await waitFor(async () => ['subscribed', 'error'].includes(await state()), 30000, 'the subscription');
+    if (!check(await state() === 'subscribed', `page state after the click: ${await state()} (${await page.$eval('#detail', (e) => e.textContent)})`)) {
+      throw new Error('Firefox did not subscribe');
+    }
+    check(app.store.all().length === 1, `subscriptions stored after subscribing: ${app.store.all().length}`);
+    let sub = app.store.all()[0];
+    const subscriptionJson = () => JSON.stringify({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } });
+    log(`Firefox subscribed through the example page (push service ${new URL(sub.endpoint).origin})`);
+
+    // received: the plaintexts the service worker posted to the page, base64, in arrival order.
+    const received = () => page.$$eval('#messages li', (items) => items.map((li) => li.dataset.bytes).reverse());
+    const countOf = async (payload) => (await received()).filter((b) => b === payload.toString('base64')).length;
+
+    // Asynchronous: the relay answering webpushctl runs in this process's event loop.
+    const push = async (payloadFile, subscription) => (await promisify(execFile)(WEBPUSHCTL, ['push',
+      '--subscription', subscription, '--payload-file', payloadFile,
+      '--vapid-key-file', file('vapid.pem'), '--sub', SUBJECT, '--ca-file', file('relay-cert.pem'),
+      '--allow-host', hostPort, '--resolve', `${hostPort}:127.0.0.1`, '--ttl', '60'],
+    { timeout: 60000 })).stdout;
+
+    // --- 1. webpushctl push -----------------------------------------------------------------
+    const payloads = pushPayloads();
+    const acksBefore = relay.acks.size;
+    for (let i = 0; i < payloads.length; i++) {
+      writeFileSync(file(`payload-${i}`), payloads[i]);
+      await push(file(`payload-${i}`), subscriptionJson());
+    }
+    await waitFor(async () => (await received()).length >= payloads.length, 60000,
+      `${payloads.length} messages in the service worker`).catch((e) => check(false, e.message));
+    await sleep(1000); // a duplicate would arrive now
+    const got = await received();
+    const want = new Map();
+    for (const p of payloads) want.set(p.toString('base64'), (want.get(p.toString('base64')) || 0) + 1);
+    let exact = 0;
+    for (const [b64, n] of want) {
+      const seen = got.filter((g) => g === b64).length;
+      if (check(seen === n, `payload of ${Buffer.from(b64, 'base64').length} bytes received ${seen} time(s), sent ${n}`)) exact += n;
+    }
+    check(got.length === payloads.length, `service worker received ${got.length} messages, ${payloads.length} were sent`);
+    const codes = [...relay.acks.values()].slice(acksBefore);
+    check(relay.nacks.size === 0, `the service worker's push handler failed for ${relay.nacks.size} message(s): ${JSON.stringify([...relay.nacks.values()])}`);
+    check(codes.length === payloads.length && codes.every((c) => c === 100),
+      `Firefox's acks for part 1: ${JSON.stringify(codes.reduce((m, c) => ({ ...m, [c]: (m[c] || 0) + 1 }), {}))}`);
+    const sizes = payloads.map((p) => p.length);
+    log(`1. webpushctl push: ${exact} of ${payloads.length} messages (${Math.min(...sizes)} to ${Math.max(...sizes)} bytes, text and binary) decrypted by Firefox, each exactly once, byte for byte`);
+
+    // --- 2. one job through the service --------------------------------------------------------
+    const ecdh = createECDH('prime256v1');
+    ecdh.generateKeys();
+    const goneEndpoint = relay.goneEndpoint();
+    app.store.put('another-browser', {
+      endpoint: goneEndpoint, p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url'),
+    });
+    const adminToken = readFileSync(file('admin.token'), 'utf8');
+    const admin = (method, p, body) => fetch(`${origin}${p}`, {
+      method, headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: body && JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const notified = await admin('POST', '/admin/notify', { title: 'Your order has shipped', body: 'Order 1042 is on its way — tracking inside.', url: '/orders/1042' });
+    if (!check(notified.status === 202, `POST /admin/notify: ${notified.status} ${JSON.stringify(notified.body)}`)) throw new Error('no job');
+    const jobPayload = Buffer.from(notified.body.payload);
+    const job = await waitFor(async () => {
+      const r = await admin('GET', `/admin/jobs/${notified.body.job_id}`);
+      return r.body.finished ? r.body : null;
+    }, 60000, 'the job to finish');
+    await waitFor(async () => (await countOf(jobPayload)) >= 1, 20000, 'the job\'s message').catch((e) => check(false, e.message));
+    await sleep(1000);
+    check(await countOf(jobPayload) === 1, `the job's message was received ${await countOf(jobPayload)} time(s)`);
+    check(job.finished.state === 'JOB_STATE_DONE' && job.finished.counters.delivered === 1 && job.finished.counters.gone === 1,
+      `job ${job.job_id}: ${JSON.stringify(job.finished)}`);
+    check(job.gone_removed === 1 && !app.store.findByEndpoint(goneEndpoint) && app.store.all().length === 1,
+      `after the job: gone_removed ${job.gone_removed}, ${app.store.all().length} subscription(s) stored`);
+    log(`2. job ${job.job_id} through webpushd (UploadJob from the Node app server): delivered ${job.finished.counters.delivered} and decrypted by Firefox once, gone ${job.finished.counters.gone} (deleted by the app server)`);
+
+    // --- 3. tampered and misaddressed messages ----------------------------------------------
+    const encrypt = (text, p256dh, auth) => execFileSync(WEBPUSHCTL, ['encrypt', '--p256dh', p256dh, '--auth', auth,
+      '--payload', text]);
+    const flip = (buf, at) => {
+      const copy = Buffer.from(buf);
+      copy[at < 0 ? copy.length + at : at] ^= 0x01;
+      return copy;
+    };
+    const authHeader = vapidHeader(vapidPrivatePem, vapidPublicKey, relay.origin);
+    const otherKeys = createECDH('prime256v1');
+    otherKeys.generateKeys();
+    const otherP256dh = otherKeys.getPublicKey().toString('base64url');
+    const otherAuth = randomBytes(16).toString('base64url');
+    const cases = [];
+    const tamperedText = (name) => `tampered: ${name}, must never reach the service worker`;
+    const addCase = (name, body) => cases.push({ name, text: tamperedText(name), body });
+    addCase('tag bit flipped', flip(encrypt(tamperedText('tag bit flipped'), sub.p256dh, sub.auth), -1));
+    addCase('ciphertext bit flipped', flip(encrypt(tamperedText('ciphertext bit flipped'), sub.p256dh, sub.auth), 86 + 3));
+    addCase('salt bit flipped', flip(encrypt(tamperedText('salt bit flipped'), sub.p256dh, sub.auth), 0));
+    addCase('sender key bit flipped', flip(encrypt(tamperedText('sender key bit flipped'), sub.p256dh, sub.auth), 21 + 10));
+    addCase('record truncated', encrypt(tamperedText('record truncated'), sub.p256dh, sub.auth).subarray(0, -1));
+    addCase('encrypted for another subscription', encrypt(tamperedText('encrypted for another subscription'), otherP256dh, otherAuth));
+    addCase('encrypted with another auth secret', encrypt(tamperedText('encrypted with another auth secret'), sub.p256dh, otherAuth));
+    const control = Buffer.from('control: the same path, untampered, is delivered');
+    const results = [];
+    for (const c of cases) {
+      const r = await postRaw(sub.endpoint, c.body, authHeader, caPem);
+      check(r.status === 201 && r.version, `relay answered ${r.status} to "${c.name}"`);
+      results.push({ ...c, code: r.version ? await relay.waitForAck(r.version, 20000) : null });
+    }
+    const controlPost = await postRaw(sub.endpoint, encrypt(control.toString(), sub.p256dh, sub.auth), authHeader, caPem);
+    const controlCode = await relay.waitForAck(controlPost.version, 20000);
+    await waitFor(async () => (await countOf(control)) >= 1, 20000, 'the untampered control message').catch((e) => check(false, e.message));
+    await sleep(1000);
+    for (const r of results) {
+      check(r.code === 101, `Firefox acked "${r.name}" with ${r.code}, expected 101 (decryption error)`);
+      check(await countOf(Buffer.from(r.text)) === 0, `"${r.name}" reached the service worker`);
+    }
+    check(controlCode === 100 && await countOf(control) === 1, `control message: ack ${controlCode}, received ${await countOf(control)} time(s)`);
+    // Misaddressed at the push service: an unknown endpoint and an expired one are refused there.
+    const unknown = await postRaw(relay.endpointFor(randomBytes(32).toString('base64url')), encrypt('x', sub.p256dh, sub.auth), authHeader, caPem);
+    const expired = await postRaw(goneEndpoint, encrypt('x', sub.p256dh, sub.auth), authHeader, caPem);
+    check(unknown.status === 404 && expired.status === 410, `unknown endpoint ${unknown.status}, expired endpoint ${expired.status}`);
+    // A sender with another VAPID key than the one Firefox subscribed with is refused (RFC 8292 §4.2).
+    const strangerKey = execFileSync(WEBPUSHCTL, ['vapid', 'keygen', '--pem']).toString();
+    const stranger = await postRaw(sub.endpoint, encrypt('x', sub.p256dh, sub.auth),
+      vapidHeader(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(strangerKey)[0],
+        /public_key:\s*(\S+)/.exec(strangerKey)[1], relay.origin), caPem);
+    check(stranger.status === 403, `another application server's VAPID key: ${stranger.status}`);
+    log(`3. tampered or misaddressed: ${results.filter((r) => r.code === 101).length} of ${results.length} refused by Firefox (ack 101), none delivered; the control message delivered once; unknown endpoint 404, expired 410, foreign VAPID key 403`);
+
+    if (SCREENSHOT) {
+      await page.screenshot({ path: SCREENSHOT });
+      log(`screenshot: ${SCREENSHOT}`);
+    }
+
+    // --- 4. pushsubscriptionchange -------------------------------------------------------------
+    const oldEndpoint = sub.endpoint;
+    relay.dropBrowsers({ newUaid: true });
+    await waitFor(() => app.store.all().length === 1 && app.store.all()[0].endpoint !== oldEndpoint, 30000,
+      'the service worker to store a new subscription after pushsubscriptionchange').catch((e) => check(false, e.message));
+    check(!app.store.findByEndpoint(oldEndpoint), 'the old endpoint is still stored after pushsubscriptionchange');
+    if (app.store.all().length === 1 && app.store.all()[0].endpoint !== oldEndpoint) {
+      sub = app.store.all()[0];
+      const renewed = Buffer.from('after pushsubscriptionchange: to the new subscription');
+      writeFileSync(file('renewed'), renewed);
+      await push(file('renewed'), subscriptionJson());
+      await waitFor(async () => (await countOf(renewed)) >= 1, 20000, 'the message to the renewed subscription').catch((e) => check(false, e.message));
+      check(await countOf(renewed) === 1, `message to the renewed subscription received ${await countOf(renewed)} time(s)`);
+      log('4. pushsubscriptionchange: the service worker re-subscribed, the app server replaced the subscription, a message to the new one arrived once');
+    }
+
+    // --- 5. unsubscribe --------------------------------------------------------------------
+    await page.reload();
+    await waitFor(async () => ['subscribed', 'error'].includes(await state()), 30000, 'the page after reload');
+    const unregistered = new Promise((resolve) => relay.once('unregister', resolve));
+    await page.click('#unsubscribe');
+    await waitFor(async () => ['ready', 'error'].includes(await state()), 30000, 'the page to unsubscribe');
+    check(await state() === 'ready' && app.store.all().length === 0, `after Unsubscribe: page ${await state()}, ${app.store.all().length} stored`);
+    check(await Promise.race([unregistered.then(() => true), sleep(10000).then(() => false)]), 'Firefox did not unregister at the push service');
+    log('5. unsubscribe: the app server deleted the subscription and Firefox unregistered it');
+    check(!appLog.some((line) => line.includes('/wpush/')), 'the app server logged a whole endpoint');
+    log(`outside connections Firefox attempted (all refused): ${outside.size ? [...outside].join(', ') : 'none'}`);
+  } finally {
+    for (const close of resources.reverse()) {
+      await Promise.race([close().catch(() => {}), sleep(5000)]);
+    }
+    stopChildren();
+    if (!process.argv.includes('--keep')) rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const watchdog = setTimeout(() => {
+  console.log(`browser test: FAILED: not done within ${WATCHDOG_MS} ms`);
+  stopChildren();
+  process.exit(1);
+}, WATCHDOG_MS);
+
+main().then(() => {
+  clearTimeout(watchdog);
+  if (failures.length) {
+    console.log(`browser test: FAILED: ${failures.length} check(s) failed`);
+    process.exit(1);
+  }
+  console.log('browser test: PASSED');
+  process.exit(0);
+}, (err) => {
+  clearTimeout(watchdog);
+  console.log(`browser test: FAILED: ${err.stack || err}`);
+  stopChildren();
+  process.exit(1);
+});

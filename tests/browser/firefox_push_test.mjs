@@ -254,25 +254,39 @@ async function main() {
       },
     });
     resources.push(() => browser.close());
+    const stateOf = (p) => p.evaluate(() => document.body.dataset.state || '');
+    const detailOf = (p) => p.$eval('#detail', (e) => e.textContent);
+    // openAndSubscribe opens the example page in `p` and clicks "Enable notifications", as a
+    // visitor would.
+    const openAndSubscribe = async (p) => {
+      await p.setViewport({ width: 900, height: 640 });
+      await p.goto(`${origin}/`);
+      await waitFor(async () => ['ready', 'error', 'unsupported'].includes(await stateOf(p)), 60000, 'the page to be ready');
+      check(await stateOf(p) === 'ready', `page state after loading: ${await stateOf(p)} (${await detailOf(p)})`);
+      await p.click('#subscribe');
+      await waitFor(async () => ['subscribed', 'error'].includes(await stateOf(p)), 30000, 'the subscription');
+      if (!check(await stateOf(p) === 'subscribed', `page state after the click: ${await stateOf(p)} (${await detailOf(p)})`)) {
+        throw new Error('Firefox did not subscribe');
+      }
+    };
+    const unsubscribeIn = async (p) => {
+      await p.click('#unsubscribe');
+      await waitFor(async () => ['ready', 'error'].includes(await stateOf(p)), 30000, 'the page to unsubscribe');
+      check(await stateOf(p) === 'ready', `page state after Unsubscribe: ${await stateOf(p)} (${await detailOf(p)})`);
+    };
     const page = await browser.newPage();
-    await page.setViewport({ width: 900, height: 720 });
-    await page.goto(`${origin}/`);
-    const state = () => page.evaluate(() => document.body.dataset.state || '');
-    await waitFor(async () => ['ready', 'error', 'unsupported'].includes(await state()), 60000, 'the page to be ready');
-    check(await state() === 'ready', `page state after loading: ${await state()} (${await page.$eval('#detail', (e) => e.textContent)})`);
-    await page.click('#subscribe');
-    await waitFor(async () => ['subscribed', 'error'].includes(await state()), 30000, 'the subscription');
-    if (!check(await state() === 'subscribed', `page state after the click: ${await state()} (${await page.$eval('#detail', (e) => e.textContent)})`)) {
-      throw new Error('Firefox did not subscribe');
-    }
+    const state = () => stateOf(page);
+    await openAndSubscribe(page);
     check(app.store.all().length === 1, `subscriptions stored after subscribing: ${app.store.all().length}`);
     let sub = app.store.all()[0];
     const subscriptionJson = () => JSON.stringify({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } });
     log(`Firefox subscribed through the example page (push service ${new URL(sub.endpoint).origin})`);
 
     // received: the plaintexts the service worker posted to the page, base64, in arrival order.
-    const received = () => page.$$eval('#messages li', (items) => items.map((li) => li.dataset.bytes).reverse());
-    const countOf = async (payload) => (await received()).filter((b) => b === payload.toString('base64')).length;
+    const receivedIn = (p) => p.$$eval('#messages li', (items) => items.map((li) => li.dataset.bytes).reverse());
+    const countIn = async (p, payload) => (await receivedIn(p)).filter((b) => b === payload.toString('base64')).length;
+    const received = () => receivedIn(page);
+    const countOf = (payload) => countIn(page, payload);
 
     // Asynchronous: the relay answering webpushctl runs in this process's event loop.
     const push = async (payloadFile, subscription) => (await promisify(execFile)(WEBPUSHCTL, ['push',
@@ -308,6 +322,17 @@ async function main() {
     log(`1. webpushctl push: ${exact} of ${payloads.length} messages (${Math.min(...sizes)} to ${Math.max(...sizes)} bytes, text and binary) decrypted by Firefox, each exactly once, byte for byte`);
 
     // --- 2. one job through the service --------------------------------------------------------
+    // Three more visitors: Firefox containers (browser contexts) have their own cookies,
+    // service worker registrations and push subscriptions.
+    const visitors = [];
+    for (let i = 0; i < 3; i++) {
+      const context = await browser.createBrowserContext();
+      const p = await context.newPage();
+      await openAndSubscribe(p);
+      visitors.push({ context, page: p });
+    }
+    const firefoxSubscriptions = app.store.all().length;
+    check(firefoxSubscriptions === 4, `subscriptions stored after four visitors subscribed: ${firefoxSubscriptions}`);
     const ecdh = createECDH('prime256v1');
     ecdh.generateKeys();
     const goneEndpoint = relay.goneEndpoint();
@@ -326,14 +351,32 @@ async function main() {
       const r = await admin('GET', `/admin/jobs/${notified.body.job_id}`);
       return r.body.finished ? r.body : null;
     }, 60000, 'the job to finish');
-    await waitFor(async () => (await countOf(jobPayload)) >= 1, 20000, 'the job\'s message').catch((e) => check(false, e.message));
+    const allPages = [page, ...visitors.map((v) => v.page)];
+    await waitFor(async () => {
+      for (const p of allPages) if ((await countIn(p, jobPayload)) < 1) return false;
+      return true;
+    }, 20000, 'the job\'s message in every visitor\'s service worker').catch((e) => check(false, e.message));
     await sleep(1000);
-    check(await countOf(jobPayload) === 1, `the job's message was received ${await countOf(jobPayload)} time(s)`);
-    check(job.finished.state === 'JOB_STATE_DONE' && job.finished.counters.delivered === 1 && job.finished.counters.gone === 1,
+    let jobReceived = 0;
+    for (const [i, p] of allPages.entries()) {
+      const n = await countIn(p, jobPayload);
+      if (check(n === 1, `visitor ${i} received the job's message ${n} time(s)`)) jobReceived += 1;
+    }
+    check(job.finished.state === 'JOB_STATE_DONE' && job.finished.counters.delivered === 4 && job.finished.counters.gone === 1,
       `job ${job.job_id}: ${JSON.stringify(job.finished)}`);
-    check(job.gone_removed === 1 && !app.store.findByEndpoint(goneEndpoint) && app.store.all().length === 1,
+    check(job.gone_removed === 1 && !app.store.findByEndpoint(goneEndpoint) && app.store.all().length === 4,
       `after the job: gone_removed ${job.gone_removed}, ${app.store.all().length} subscription(s) stored`);
-    log(`2. job ${job.job_id} through webpushd (UploadJob from the Node app server): delivered ${job.finished.counters.delivered} and decrypted by Firefox once, gone ${job.finished.counters.gone} (deleted by the app server)`);
+    log(`2. job ${job.job_id} through webpushd (UploadJob from the Node app server, ${job.targets} targets): delivered ${job.finished.counters.delivered}, decrypted by Firefox exactly once in ${jobReceived} of ${allPages.length} subscriptions; gone ${job.finished.counters.gone}, deleted by the app server`);
+    if (SCREENSHOT) {
+      // A visitor's page after the job: what examples/browser/README.md shows.
+      await visitors[0].page.screenshot({ path: SCREENSHOT });
+      log(`screenshot: ${SCREENSHOT}`);
+    }
+    for (const v of visitors) {
+      await unsubscribeIn(v.page);
+      await v.context.close();
+    }
+    check(app.store.all().length === 1, `after three visitors unsubscribed: ${app.store.all().length} stored`);
 
     // --- 3. tampered and misaddressed messages ----------------------------------------------
     const encrypt = (text, p256dh, auth) => execFileSync(WEBPUSHCTL, ['encrypt', '--p256dh', p256dh, '--auth', auth,
@@ -386,11 +429,6 @@ async function main() {
     check(stranger.status === 403, `another application server's VAPID key: ${stranger.status}`);
     log(`3. tampered or misaddressed: ${results.filter((r) => r.code === 101).length} of ${results.length} refused by Firefox (ack 101), none delivered; the control message delivered once; unknown endpoint 404, expired 410, foreign VAPID key 403`);
 
-    if (SCREENSHOT) {
-      await page.screenshot({ path: SCREENSHOT });
-      log(`screenshot: ${SCREENSHOT}`);
-    }
-
     // --- 4. pushsubscriptionchange -------------------------------------------------------------
     const oldEndpoint = sub.endpoint;
     relay.dropBrowsers({ newUaid: true });
@@ -411,9 +449,8 @@ async function main() {
     await page.reload();
     await waitFor(async () => ['subscribed', 'error'].includes(await state()), 30000, 'the page after reload');
     const unregistered = new Promise((resolve) => relay.once('unregister', resolve));
-    await page.click('#unsubscribe');
-    await waitFor(async () => ['ready', 'error'].includes(await state()), 30000, 'the page to unsubscribe');
-    check(await state() === 'ready' && app.store.all().length === 0, `after Unsubscribe: page ${await state()}, ${app.store.all().length} stored`);
+    await unsubscribeIn(page);
+    check(app.store.all().length === 0, `after Unsubscribe: ${app.store.all().length} stored`);
     check(await Promise.race([unregistered.then(() => true), sleep(10000).then(() => false)]), 'Firefox did not unregister at the push service');
     log('5. unsubscribe: the app server deleted the subscription and Firefox unregistered it');
     check(!appLog.some((line) => line.includes('/wpush/')), 'the app server logged a whole endpoint');

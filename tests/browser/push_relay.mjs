@@ -371,6 +371,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const hostPort = `${relay.host}:${relay.httpsPort}`;
   console.log(`push relay: browsers ${relay.serverURL} (Firefox pref dom.push.serverURL), senders ${relay.origin}`);
   console.log(`webpushd: push.allow_hosts: ["${hostPort}"], push.resolve: ["${hostPort}:127.0.0.1"], push.ca_file: ${certFile}`);
+  relay.on('hello', () => console.log('push relay: a browser connected'));
   relay.on('register', () => console.log('push relay: a browser subscribed'));
   relay.on('ack', (a) => console.log(`push relay: message ${a.version} acked with code ${a.code}`));
   relay.on('rejected', (r) => console.log(`push relay: refused a push: ${r.status} ${r.reason}`));

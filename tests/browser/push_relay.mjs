@@ -156,6 +156,10 @@ class Relay extends EventEmitter {
   }
 
   onConnection(socket) {
+    if (socket.protocol !== 'push-notification') {
+      socket.close(4406, 'the push-notification subprotocol is required');
+      return;
+    }
     let uaid = null;
     socket.on('message', (data, isBinary) => {
       if (isBinary) return;

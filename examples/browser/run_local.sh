@@ -110,7 +110,8 @@ grpc_port=$(sed -n 's/.*serving gRPC on port \([0-9]*\).*/\1/p' "$work/webpushd.
 listen=${LISTEN:-127.0.0.1:8080}
 LISTEN=$listen VAPID_PUBLIC_KEY=$vapid_public DISPATCHER_ADDRESS=127.0.0.1:$grpc_port \
   DISPATCHER_TOKEN_FILE=$work/tenant.token ADMIN_TOKEN_FILE=$work/admin.token \
-  DATA_FILE=$work/subscriptions.json node "$here/server.js" >"$work/app.log" 2>&1 &
+  DATA_FILE=$work/subscriptions.json PUSH_HOSTS=$relay_host:$https_port \
+  node "$here/server.js" >"$work/app.log" 2>&1 &
 pids+=($!)
 wait_for "$work/app.log" "^example app on" "the application server"
 
@@ -124,6 +125,11 @@ user_pref("dom.push.connection.enabled", true);
 user_pref("browser.shell.checkDefaultBrowser", false);
 user_pref("browser.aboutwelcome.enabled", false);
 JS
+if ((headless)); then
+  # Headless Firefox has no system notification service: its own alert windows are used
+  # instead; without a shown notification, Firefox would drop the subscription after 16 pushes.
+  echo 'user_pref("alerts.useSystemBackend", false);' >>"$profile/user.js"
+fi
 firefox=$(command -v firefox-esr || command -v firefox || true)
 
 cat <<EOF

@@ -13,6 +13,8 @@
 //   DISPATCHER_CA_FILE     PEM CA of webpushd's TLS certificate (unset: plaintext, loopback only)
 //   ADMIN_TOKEN_FILE       file with the bearer token of the /admin/ endpoints
 //   DATA_FILE              where the subscriptions are kept (default ./subscriptions.json)
+//   PUSH_HOSTS             push services whose subscriptions are accepted, comma-separated
+//                          host[:port] or *.suffix[:port] (default: FCM, Mozilla, Apple, WNS)
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -21,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { DispatcherClient } from './lib/dispatcher_client.js';
 import { Sessions } from './lib/session.js';
 import { SubscriptionStore } from './lib/store.js';
-import { endpointOrigin, parseSubscription } from './lib/subscription.js';
+import { DEFAULT_PUSH_HOSTS, endpointOrigin, parseHostRules, parseSubscription } from './lib/subscription.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MAX_REQUEST_BYTES = 16 * 1024;
@@ -60,6 +62,7 @@ function config() {
     },
     adminToken: readSecret('ADMIN_TOKEN_FILE'),
     dataFile: process.env.DATA_FILE || path.resolve('subscriptions.json'),
+    pushHosts: process.env.PUSH_HOSTS ? process.env.PUSH_HOSTS.split(',') : DEFAULT_PUSH_HOSTS,
   };
 }
 
@@ -77,12 +80,31 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
-function send(res, status, body, type = 'application/json') {
-  const text = type === 'application/json' ? JSON.stringify(body) : body;
-  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type });
-  res.end(text);
+function send(res, status, body, extraHeaders = {}) {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json', ...extraHeaders });
+  res.end(JSON.stringify(body));
 }
 
+const httpError = (status, message, headers) => Object.assign(new Error(message), { status, headers });
+
+// fromGrpc maps the dispatcher's answers to ours. Only INVALID_ARGUMENT's message is passed on
+// (it names the field); other details stay in our log.
+function fromGrpc(err) {
+  const pushbackMs = Number(err.metadata?.get('grpc-retry-pushback-ms')?.[0]);
+  const retryAfter = { 'retry-after': String(Math.max(1, Math.ceil((pushbackMs || 1000) / 1000))) };
+  switch (err.code) {
+    case 3: return httpError(400, `dispatcher: ${err.details}`);
+    case 5: return httpError(404, 'no such job');
+    case 8: return httpError(429, 'dispatcher quota reached; try again later', retryAfter);
+    case 14: return httpError(503, 'dispatcher unavailable; try again later', retryAfter);
+    default: return httpError(502, `dispatcher error (gRPC code ${err.code})`);
+  }
+}
+
+const isGrpcError = (err) => typeof err.code === 'number' && 'details' in err;
+
+// readJson reads a JSON object body of at most MAX_REQUEST_BYTES. Past the limit it answers
+// 413 at once and closes the connection after the answer (the rest is not read).
 function readJson(req) {
   return new Promise((resolve, reject) => {
     const chunks = [];
@@ -90,17 +112,24 @@ function readJson(req) {
     req.on('data', (c) => {
       size += c.length;
       if (size > MAX_REQUEST_BYTES) {
-        reject(Object.assign(new Error('request body too large'), { status: 413 }));
-        req.destroy();
+        reject(httpError(413, `body: more than ${MAX_REQUEST_BYTES} bytes`, { connection: 'close' }));
       } else {
         chunks.push(c);
       }
     });
     req.on('end', () => {
+      if (size > MAX_REQUEST_BYTES) return;
+      let value;
       try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'));
+        value = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
       } catch {
-        reject(Object.assign(new Error('body: not JSON'), { status: 400 }));
+        reject(httpError(400, 'body: not JSON'));
+        return;
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        reject(httpError(400, 'body: not a JSON object'));
+      } else {
+        resolve(value);
       }
     });
     req.on('error', reject);
@@ -111,8 +140,9 @@ export function createApp(cfg, { log = console.log } = {}) {
   const store = new SubscriptionStore(cfg.dataFile);
   const dispatcher = new DispatcherClient(cfg.dispatcher);
   const jobs = new Map(); // job id -> what this server saw of it (WatchJob)
-  let origin = cfg.publicOrigin;
-  let sessions = new Sessions({ secure: origin.startsWith('https:') });
+  const hostRules = parseHostRules(cfg.pushHosts ?? DEFAULT_PUSH_HOSTS);
+  let origins = cfg.publicOrigin ? [cfg.publicOrigin] : [];
+  const sessions = new Sessions({ secure: cfg.publicOrigin.startsWith('https:') });
 
   const isAdmin = (req) => {
     const given = Buffer.from(String(req.headers.authorization || ''));
@@ -124,26 +154,48 @@ export function createApp(cfg, { log = console.log } = {}) {
   // follows the job and deletes what the push services report gone.
   async function notify(body) {
     const { title, body: text = '', url = '/', ttl = 3600 } = body;
-    if (typeof title !== 'string' || !title) throw Object.assign(new Error('title: missing'), { status: 400 });
+    if (typeof title !== 'string' || !title) throw httpError(400, 'title: missing');
+    if (!Number.isInteger(ttl) || ttl < 0 || ttl > 2419200) throw httpError(400, 'ttl: not an integer from 0 to 2419200');
     const payload = Buffer.from(JSON.stringify({ title, body: String(text), url: String(url) }));
     if (payload.length > MAX_PAYLOAD_BYTES) {
-      throw Object.assign(new Error(`title/body/url: ${payload.length} bytes, more than ${MAX_PAYLOAD_BYTES}`), { status: 400 });
+      throw httpError(400, `title/body/url: ${payload.length} bytes, more than ${MAX_PAYLOAD_BYTES}`);
     }
-    const subs = store.all();
-    if (subs.length === 0) throw Object.assign(new Error('no subscriptions stored'), { status: 409 });
-    const targets = subs.map((s) => ({ endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth, target_id: s.id }));
-    const message = { payload, ttl_seconds: Number(ttl), labels: { source: 'browser-example' } };
-    const response = await dispatcher.upload(message, targets, randomUUID());
+    const targets = store.all().map((s) => ({ endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth, target_id: s.id }));
+    const message = { payload, ttl_seconds: ttl, labels: { source: 'browser-example' } };
+    // The dispatcher takes a job whole or not at all, and names the first bad target
+    // ("targets[12].endpoint: ..."): that one is deleted and the job submitted again, so one
+    // subscription the dispatcher refuses cannot stop notifications for everyone. The same
+    // idempotency key is safe to reuse: a refused job was never queued.
+    const idempotencyKey = randomUUID();
+    let response;
+    for (let attempt = 0; !response; attempt++) {
+      if (targets.length === 0) throw httpError(409, 'no subscriptions stored');
+      try {
+        response = await dispatcher.upload(message, targets, idempotencyKey);
+      } catch (err) {
+        const bad = isGrpcError(err) && err.code === 3 && /^targets\[(\d+)\]\.(.*)$/.exec(err.details);
+        if (!bad || attempt >= 20 || Number(bad[1]) >= targets.length) throw err;
+        const [target] = targets.splice(Number(bad[1]), 1);
+        store.remove(target.target_id);
+        log(`subscription ${target.target_id} at ${endpointOrigin(target.endpoint)} refused by the dispatcher (${bad[2]}), deleted`);
+      }
+    }
     const record = { job_id: response.job_id, targets: targets.length, gone_removed: 0, failed: 0, finished: null };
     jobs.set(response.job_id, record);
     log(`job ${response.job_id}: ${targets.length} subscription(s)`);
     dispatcher.watch(response.job_id, (event) => {
-      if (event.gone) {
-        if (store.removeGone(event.gone.target_id, event.gone.endpoint)) record.gone_removed += 1;
-        log(`job ${response.job_id}: subscription ${event.gone.target_id} at ${endpointOrigin(event.gone.endpoint)} is gone, deleted`);
-      } else if (event.failed) {
-        record.failed += 1;
-        log(`job ${response.job_id}: subscription ${event.failed.target_id} failed: ${event.failed.reason}`);
+      try {
+        if (event.gone) {
+          if (store.removeGone(event.gone.target_id, event.gone.endpoint)) record.gone_removed += 1;
+          log(`job ${response.job_id}: subscription ${event.gone.target_id} at ${endpointOrigin(event.gone.endpoint)} is gone, deleted`);
+        } else if (event.failed) {
+          record.failed += 1;
+          log(`job ${response.job_id}: subscription ${event.failed.target_id} failed: ${event.failed.reason}`);
+        }
+      } catch (err) {
+        // The store could not be written (disk full, say): the job goes on, and the file is
+        // written whole again by the next change.
+        log(`job ${response.job_id}: could not record an event: ${err.message}`);
       }
     }).then((job) => {
       record.finished = { state: job.state, counters: job.counters };
@@ -172,25 +224,26 @@ export function createApp(cfg, { log = console.log } = {}) {
       return;
     }
     if (url.pathname === '/api/subscriptions' && (req.method === 'POST' || req.method === 'DELETE')) {
-      const sessionId = sessions.checkStateChange(req, origin);
+      const sessionId = sessions.checkStateChange(req, origins);
       const body = await readJson(req);
       if (req.method === 'DELETE') {
         const removed = typeof body.endpoint === 'string' && store.removeOwned(sessionId, body.endpoint);
         send(res, removed ? 200 : 404, { removed });
         return;
       }
-      const sub = parseSubscription(body.subscription);
+      const sub = parseSubscription(body.subscription, hostRules);
       const oldEndpoint = typeof body.oldEndpoint === 'string' ? body.oldEndpoint : undefined;
       const record = store.put(sessionId, sub, oldEndpoint);
       log(`subscription ${record.id} stored (${endpointOrigin(sub.endpoint)})${oldEndpoint ? ', replacing an old one' : ''}`);
       send(res, 201, { id: record.id });
       return;
     }
-    if (req.method === 'GET' && url.pathname === '/api/subscriptions/status') {
-      // Whether the browser's endpoint is stored for this session: the page shows it.
-      const id = sessions.fromRequest(req);
-      const endpoint = url.searchParams.get('endpoint') || '';
-      send(res, 200, { stored: Boolean(id) && store.isOwnedBy(id, endpoint) });
+    if (req.method === 'POST' && url.pathname === '/api/subscriptions/status') {
+      // Whether the browser's endpoint is stored for this session. A POST body, not a query
+      // string: URLs end up in access logs, and the endpoint is a capability.
+      const sessionId = sessions.checkStateChange(req, origins);
+      const { endpoint } = await readJson(req);
+      send(res, 200, { stored: typeof endpoint === 'string' && store.isOwnedBy(sessionId, endpoint) });
       return;
     }
     if (url.pathname.startsWith('/admin/')) {
@@ -219,21 +272,23 @@ export function createApp(cfg, { log = console.log } = {}) {
 
   const server = http.createServer((req, res) => {
     route(req, res).catch((err) => {
-      // gRPC errors carry a code and the dispatcher's message, which names the field.
-      const status = err.status || (err.code === 3 ? 400 : err.code === 8 ? 429 : 502);
+      // Our own refusals (with a status) are told as they are; the dispatcher's through
+      // fromGrpc; anything else is a bug or an outage, logged here and not shown to the client.
+      const answer = err.status ? err : isGrpcError(err) ? fromGrpc(err) : httpError(500, 'internal error');
       if (!err.status) log(`request ${req.method} ${new URL(req.url, 'http://local').pathname}: ${err.message}`);
-      if (!res.headersSent) send(res, status, { error: err.message });
+      if (!res.headersSent) send(res, answer.status, { error: answer.message }, answer.headers);
     });
   });
   return {
     server,
     store,
     listen: () => new Promise((resolve) => server.listen(cfg.port, cfg.host, () => {
-      if (!origin) {
-        origin = `http://${cfg.host}:${server.address().port}`;
-        sessions = new Sessions({ secure: false });
+      if (origins.length === 0) {
+        const { port } = server.address();
+        origins = [`http://${cfg.host}:${port}`];
+        if (['127.0.0.1', '::1', 'localhost'].includes(cfg.host)) origins.push(`http://localhost:${port}`);
       }
-      resolve(origin);
+      resolve(origins[0]);
     })),
     close: () => new Promise((resolve) => {
       dispatcher.close();

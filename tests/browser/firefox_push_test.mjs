@@ -47,11 +47,21 @@ const FIREFOX = arg('--firefox', '/usr/bin/firefox-esr');
 const SCREENSHOT = arg('--screenshot');
 const RELAY_HOST = 'push.relay.test';
 const SUBJECT = 'mailto:ops@example.com';
-const WATCHDOG_MS = Number(process.env.BROWSER_TEST_TIMEOUT_MS || 300000);
+// Below ctest's TIMEOUT (600 s), above a slow run's time: about 45 s here in Debug, more with
+// AddressSanitizer builds of webpushd and webpushctl on 2 busy cores.
+const WATCHDOG_MS = Number(process.env.BROWSER_TEST_TIMEOUT_MS || 480000);
+let workDir = null; // removed at the end, also by the watchdog: it holds keys and tokens
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (text) => console.log(`browser test: ${text}`);
 const failures = [];
+// part logs a part's summary, as passed only if none of its checks failed.
+let failuresBefore = 0;
+const part = (text) => {
+  const failed = failures.length - failuresBefore;
+  failuresBefore = failures.length;
+  log(failed ? `${text.split(':')[0]}: FAILED (${failed} check(s), above)` : text);
+};
 const check = (ok, what) => {
   if (!ok) {
     failures.push(what);
@@ -168,6 +178,7 @@ function postRaw(endpoint, body, authorization, caPem) {
 async function main() {
   if (!WEBPUSHCTL || !WEBPUSHD) throw new Error('usage: --webpushctl PATH --webpushd PATH');
   const work = mkdtempSync(path.join(os.tmpdir(), 'webpush-browser-'));
+  workDir = work;
   const file = (name) => path.join(work, name);
   const resources = [];
   try {
@@ -200,8 +211,8 @@ async function main() {
       'tenants:', '  - name: example', `    token_file: ${file('tenant.token')}`,
       '    vapid:', `      subject: ${SUBJECT}`, '      keys:', '        - id: main',
       `          private_key_file: ${file('vapid.pem')}`, ''].join('\n'));
-    const { match: served } = await startProcess('webpushd', WEBPUSHD, ['--config', file('webpushd.yaml')],
-      /serving gRPC on port (\d+)/);
+    const { child: webpushd, match: served } = await startProcess('webpushd', WEBPUSHD,
+      ['--config', file('webpushd.yaml')], /serving gRPC on port (\d+)/);
     const dispatcherAddress = `127.0.0.1:${served[1]}`;
 
     const appLog = [];
@@ -209,7 +220,10 @@ async function main() {
       host: '127.0.0.1', port: 0, publicOrigin: '', vapidPublicKey,
       dispatcher: { address: dispatcherAddress, token: readFileSync(file('tenant.token'), 'utf8') },
       adminToken: readFileSync(file('admin.token'), 'utf8'), dataFile: file('subscriptions.json'),
+      pushHosts: [hostPort],
     }, { log: (line) => appLog.push(line) });
+    const endpointsSeen = new Set();
+    relay.on('register', (r) => endpointsSeen.add(r.endpoint));
     const origin = await app.listen();
     resources.push(() => app.close());
     log(`relay ${relay.serverURL} / ${relay.origin}, webpushd ${dispatcherAddress}, example app ${origin}`);
@@ -231,6 +245,7 @@ async function main() {
     // --- Firefox: fresh profile, the relay as its push service, no outside connections ------
     const browser = await puppeteer.launch({
       browser: 'firefox',
+      timeout: 120000, // Firefox's first start on a fresh profile, on a busy machine
       executablePath: FIREFOX,
       headless: true,
       userDataDir: mkdtempSync(path.join(work, 'profile-')),
@@ -304,7 +319,12 @@ async function main() {
     }
     await waitFor(async () => (await received()).length >= payloads.length, 60000,
       `${payloads.length} messages in the service worker`).catch((e) => check(false, e.message));
-    await sleep(1000); // a duplicate would arrive now
+    await waitFor(() => relay.acks.size - acksBefore >= payloads.length, 20000, 'Firefox\'s acks')
+      .catch((e) => check(false, e.message));
+    // Firefox acks each version once and the relay sends each once; a duplicate could only come
+    // from a sender sending twice, and webpushctl reported each message delivered once. Waiting
+    // a moment more lets a late duplicate show before counting.
+    await sleep(1000);
     const got = await received();
     const want = new Map();
     for (const p of payloads) want.set(p.toString('base64'), (want.get(p.toString('base64')) || 0) + 1);
@@ -315,11 +335,10 @@ async function main() {
     }
     check(got.length === payloads.length, `service worker received ${got.length} messages, ${payloads.length} were sent`);
     const codes = [...relay.acks.values()].slice(acksBefore);
-    check(relay.nacks.size === 0, `the service worker's push handler failed for ${relay.nacks.size} message(s): ${JSON.stringify([...relay.nacks.values()])}`);
     check(codes.length === payloads.length && codes.every((c) => c === 100),
       `Firefox's acks for part 1: ${JSON.stringify(codes.reduce((m, c) => ({ ...m, [c]: (m[c] || 0) + 1 }), {}))}`);
     const sizes = payloads.map((p) => p.length);
-    log(`1. webpushctl push: ${exact} of ${payloads.length} messages (${Math.min(...sizes)} to ${Math.max(...sizes)} bytes, text and binary) decrypted by Firefox, each exactly once, byte for byte`);
+    part(`1. webpushctl push: ${exact} of ${payloads.length} messages (${Math.min(...sizes)} to ${Math.max(...sizes)} bytes, text and binary) decrypted by Firefox, each exactly once, byte for byte`);
 
     // --- 2. one job through the service --------------------------------------------------------
     // Three more visitors: Firefox containers (browser contexts) have their own cookies,
@@ -338,6 +357,13 @@ async function main() {
     const goneEndpoint = relay.goneEndpoint();
     app.store.put('another-browser', {
       endpoint: goneEndpoint, p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url'),
+    });
+    // And one the dispatcher refuses (its host is not on webpushd's allowlist; stored behind
+    // the app's own checks, as an old database row might be): the app server must drop it and
+    // submit the job without it, not fail the job for everyone.
+    const refusedEndpoint = 'https://push.elsewhere.test/wpush/v2/not-an-allowed-push-service';
+    app.store.put('a-third-browser', {
+      endpoint: refusedEndpoint, p256dh: ecdh.getPublicKey().toString('base64url'), auth: randomBytes(16).toString('base64url'),
     });
     const adminToken = readFileSync(file('admin.token'), 'utf8');
     const admin = (method, p, body) => fetch(`${origin}${p}`, {
@@ -366,7 +392,10 @@ async function main() {
       `job ${job.job_id}: ${JSON.stringify(job.finished)}`);
     check(job.gone_removed === 1 && !app.store.findByEndpoint(goneEndpoint) && app.store.all().length === 4,
       `after the job: gone_removed ${job.gone_removed}, ${app.store.all().length} subscription(s) stored`);
-    log(`2. job ${job.job_id} through webpushd (UploadJob from the Node app server, ${job.targets} targets): delivered ${job.finished.counters.delivered}, decrypted by Firefox exactly once in ${jobReceived} of ${allPages.length} subscriptions; gone ${job.finished.counters.gone}, deleted by the app server`);
+    check(job.targets === 5 && !app.store.findByEndpoint(refusedEndpoint) &&
+      appLog.some((line) => /refused by the dispatcher \(endpoint/.test(line)),
+    `the subscription webpushd refuses: job targets ${job.targets}, still stored ${Boolean(app.store.findByEndpoint(refusedEndpoint))}`);
+    part(`2. job ${job.job_id} through webpushd (UploadJob from the Node app server, ${job.targets} targets after it dropped the one webpushd refused): delivered ${job.finished.counters.delivered}, decrypted by Firefox exactly once in ${jobReceived} of ${allPages.length} subscriptions; gone ${job.finished.counters.gone}, deleted by the app server`);
     if (SCREENSHOT) {
       // A visitor's page after the job: what examples/browser/README.md shows.
       await visitors[0].page.screenshot({ path: SCREENSHOT });
@@ -427,7 +456,7 @@ async function main() {
       vapidHeader(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(strangerKey)[0],
         /public_key:\s*(\S+)/.exec(strangerKey)[1], relay.origin), caPem);
     check(stranger.status === 403, `another application server's VAPID key: ${stranger.status}`);
-    log(`3. tampered or misaddressed: ${results.filter((r) => r.code === 101).length} of ${results.length} refused by Firefox (ack 101), none delivered; the control message delivered once; unknown endpoint 404, expired 410, foreign VAPID key 403`);
+    part(`3. tampered or misaddressed: ${results.filter((r) => r.code === 101).length} of ${results.length} refused by Firefox (ack 101), none delivered; the control message delivered once; unknown endpoint 404, expired 410, foreign VAPID key 403`);
 
     // --- 4. pushsubscriptionchange -------------------------------------------------------------
     const oldEndpoint = sub.endpoint;
@@ -442,18 +471,43 @@ async function main() {
       await push(file('renewed'), subscriptionJson());
       await waitFor(async () => (await countOf(renewed)) >= 1, 20000, 'the message to the renewed subscription').catch((e) => check(false, e.message));
       check(await countOf(renewed) === 1, `message to the renewed subscription received ${await countOf(renewed)} time(s)`);
-      log('4. pushsubscriptionchange: the service worker re-subscribed, the app server replaced the subscription, a message to the new one arrived once');
+      part('4. pushsubscriptionchange: the service worker re-subscribed, the app server replaced the subscription, a message to the new one arrived once');
     }
 
     // --- 5. unsubscribe --------------------------------------------------------------------
     await page.reload();
     await waitFor(async () => ['subscribed', 'error'].includes(await state()), 30000, 'the page after reload');
-    const unregistered = new Promise((resolve) => relay.once('unregister', resolve));
+    const channelID = relay.channelOf(sub.endpoint);
+    const unregistered = new Promise((resolve) => {
+      const onUnregister = (u) => {
+        if (u.channelID === channelID) {
+          relay.off('unregister', onUnregister);
+          resolve(true);
+        }
+      };
+      relay.on('unregister', onUnregister);
+    });
     await unsubscribeIn(page);
     check(app.store.all().length === 0, `after Unsubscribe: ${app.store.all().length} stored`);
-    check(await Promise.race([unregistered.then(() => true), sleep(10000).then(() => false)]), 'Firefox did not unregister at the push service');
-    log('5. unsubscribe: the app server deleted the subscription and Firefox unregistered it');
-    check(!appLog.some((line) => line.includes('/wpush/')), 'the app server logged a whole endpoint');
+    check(channelID && await Promise.race([unregistered, sleep(10000).then(() => false)]),
+      'Firefox did not unregister the page\'s subscription at the push service');
+    part('5. unsubscribe: the app server deleted the subscription and Firefox unregistered it');
+
+    // Across the whole run: no push handler failed, and no whole endpoint (a capability URL)
+    // reached a log of the app server or of webpushd.
+    check(relay.nacks.size === 0, `the service worker's push handler failed for ${relay.nacks.size} message(s): ${JSON.stringify([...relay.nacks.values()])}`);
+    const logs = `${appLog.join('\n')}\n${webpushd.output()}`;
+    const leaked = [...endpointsSeen].filter((e) => logs.includes(e.split('/wpush/v2/')[1]));
+    check(endpointsSeen.size >= 5 && leaked.length === 0,
+      `${leaked.length} of ${endpointsSeen.size} endpoints' tokens appear in the logs of the app server or webpushd`);
+    // webpushd drains and exits 0 on SIGTERM; a sanitizer report fails the test.
+    webpushd.kill('SIGTERM');
+    await waitFor(() => webpushd.exitCode !== null || webpushd.signalCode !== null, 30000, 'webpushd to exit')
+      .catch((e) => check(false, e.message));
+    check(webpushd.exitCode === 0, `webpushd exited with ${webpushd.exitCode ?? webpushd.signalCode} after SIGTERM`);
+    check(!/runtime error:|AddressSanitizer|LeakSanitizer/.test(webpushd.output()),
+      `a sanitizer report in webpushd's output:\n${webpushd.output().slice(-3000)}`);
+    part(`the whole run: no push handler failed, no endpoint in the logs of the app server (${appLog.length} lines) and webpushd, webpushd exited 0 on SIGTERM`);
     log(`outside connections Firefox attempted (all refused): ${outside.size ? [...outside].join(', ') : 'none'}`);
   } finally {
     for (const close of resources.reverse()) {
@@ -466,7 +520,8 @@ async function main() {
 
 const watchdog = setTimeout(() => {
   console.log(`browser test: FAILED: not done within ${WATCHDOG_MS} ms`);
-  stopChildren();
+  stopChildren(); // Firefox is a child of this process too (puppeteer), and dies with it
+  if (workDir && !process.argv.includes('--keep')) rmSync(workDir, { recursive: true, force: true });
   process.exit(1);
 }, WATCHDOG_MS);
 

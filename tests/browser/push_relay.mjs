@@ -210,6 +210,12 @@ class Relay extends EventEmitter {
   onHello(socket, msg) {
     let uaid = typeof msg.uaid === 'string' && this.uaids.has(msg.uaid) ? msg.uaid : null;
     if (this.nextUaidOverride) {
+      // Starting over: the browser drops every subscription of its old UAID, so their
+      // endpoints are gone, as they would be at autopush.
+      if (uaid) {
+        for (const channelID of this.uaids.get(uaid).channels) this.dropChannel(uaid, channelID);
+        this.uaids.delete(uaid);
+      }
       uaid = this.nextUaidOverride;
       this.nextUaidOverride = null;
     }
@@ -231,8 +237,25 @@ class Relay extends EventEmitter {
     return uaid;
   }
 
+  // dropChannel makes a channel's endpoint answer 410 from now on.
+  dropChannel(uaid, channelID) {
+    const token = this.byChannelID.get(uaid + channelID);
+    if (!token) return;
+    this.channels.delete(token);
+    this.byChannelID.delete(uaid + channelID);
+    this.uaids.get(uaid)?.channels.delete(channelID);
+    this.gone.add(token);
+  }
+
+  // channelOf returns the channel ID behind an endpoint of this relay, or null.
+  channelOf(endpoint) {
+    const token = /\/wpush\/v2\/([A-Za-z0-9_-]+)$/.exec(endpoint)?.[1];
+    return this.channels.get(token)?.channelID ?? null;
+  }
+
   onRegister(socket, uaid, msg) {
     const channelID = typeof msg.channelID === 'string' && msg.channelID ? msg.channelID : randomUUID();
+    this.dropChannel(uaid, channelID); // registering a channel again replaces its endpoint
     let key = null;
     if (msg.key !== undefined) {
       key = decodeB64url(msg.key);
@@ -251,13 +274,7 @@ class Relay extends EventEmitter {
   }
 
   onUnregister(socket, uaid, msg) {
-    const token = this.byChannelID.get(uaid + msg.channelID);
-    if (token) {
-      this.channels.delete(token);
-      this.byChannelID.delete(uaid + msg.channelID);
-      this.uaids.get(uaid).channels.delete(msg.channelID);
-      this.gone.add(token);
-    }
+    this.dropChannel(uaid, msg.channelID);
     socket.send(JSON.stringify({ messageType: 'unregister', channelID: msg.channelID, status: 200 }));
     this.emit('unregister', { channelID: msg.channelID });
   }

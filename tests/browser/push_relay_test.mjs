@@ -177,12 +177,20 @@ describe('relay', () => {
   it('answers the next hello with a new UAID after dropBrowsers({newUaid})', async () => {
     const b = await browser();
     const { uaid } = await b.request({ messageType: 'hello', use_webpush: true });
+    const key = vapidKey();
+    const reg = await b.request({ messageType: 'register', channelID: 'c0ffee00-0000-4000-8000-000000000003', key: key.raw.toString('base64url') });
+    // Registering the same channel again replaces its endpoint: the first one is gone.
+    const reg2 = await b.request({ messageType: 'register', channelID: reg.channelID, key: key.raw.toString('base64url') });
+    const auth = header(key, { aud: relay.origin, exp: now + 3600, sub: 'mailto:a@b.c' });
+    assert.equal((await post(reg.pushEndpoint, Buffer.from('x'), auth))[':status'], 410);
     const closed = new Promise((r) => b.ws.once('close', r));
     relay.dropBrowsers({ newUaid: true });
     await closed;
     const again = await browser();
     const hello = await again.request({ messageType: 'hello', uaid, use_webpush: true });
     assert.notEqual(hello.uaid, uaid);
+    // The browser drops the old UAID's subscriptions, so their endpoints are gone.
+    assert.equal((await post(reg2.pushEndpoint, Buffer.from('x'), auth))[':status'], 410);
     again.ws.close();
   });
 });

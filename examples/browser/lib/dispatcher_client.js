@@ -13,6 +13,14 @@ export const DEFAULT_PROTO = path.resolve(here, '../../../proto/webpush/dispatch
 // Targets per UploadJob batch message: well inside gRPC's 4 MiB default message size.
 const BATCH = 1000;
 
+// gRPC codes that retrying cannot fix: the request, the job id or the credentials are wrong.
+const PERMANENT = new Set([grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND,
+  grpc.status.PERMISSION_DENIED, grpc.status.UNAUTHENTICATED, grpc.status.UNIMPLEMENTED]);
+
+// Keepalive pings find a connection that died silently under a long WatchJob; 5 minutes is the
+// least gRPC servers accept by default without answering "too many pings".
+const CHANNEL_OPTIONS = { 'grpc.keepalive_time_ms': 300000, 'grpc.keepalive_timeout_ms': 20000 };
+
 export class DispatcherClient {
   // address: "host:port"; token: the tenant's bearer token; caFile: PEM CA for TLS (none:
   // plaintext, which webpushd allows on loopback only).
@@ -24,7 +32,7 @@ export class DispatcherClient {
     const credentials = caFile
       ? grpc.credentials.createSsl(readFileSync(caFile))
       : grpc.credentials.createInsecure();
-    this.client = new Dispatcher(address, credentials);
+    this.client = new Dispatcher(address, credentials, CHANNEL_OPTIONS);
     this.token = token;
   }
 
@@ -62,35 +70,50 @@ export class DispatcherClient {
   }
 
   // watch follows a job to its end: onEvent gets each JobEvent (progress, gone, failed,
-  // finished). A broken stream is resumed after the last event seen, so no gone report is lost.
-  // Resolves with the finished Job.
-  watch(jobId, onEvent) {
+  // finished). A broken or cancelled stream (webpushd restarting, a replica draining, the
+  // network) is reopened after the last event seen, with capped back-off, so no gone report is
+  // lost; only a permanent error (the job or the credentials are wrong) or `maxWaitMs` without
+  // the end ends it. Resolves with the finished Job.
+  watch(jobId, onEvent, { maxWaitMs = 60 * 60 * 1000 } = {}) {
+    const started = Date.now();
     let after = '';
-    let attempts = 0;
+    let failures = 0;
     return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (fn, value) => {
+        if (!settled) {
+          settled = true;
+          fn(value);
+        }
+      };
+      const retry = (why) => {
+        if (settled) return;
+        if (Date.now() - started > maxWaitMs) {
+          settle(reject, why);
+          return;
+        }
+        failures += 1;
+        setTimeout(open, Math.min(250 * 2 ** Math.min(failures, 5), 5000));
+      };
       const open = () => {
-        let finished = null;
         const call = this.client.WatchJob({ job_id: jobId, after_offset: after, skip_progress: true },
           this.metadata());
         call.on('data', (event) => {
-          attempts = 0;
+          failures = 0;
           after = event.offset;
-          if (event.finished) finished = event.finished;
           onEvent(event);
+          if (event.finished) {
+            settle(resolve, event.finished);
+            call.cancel();
+          }
         });
         call.on('error', (err) => {
-          if (finished) return;
-          const retriable = [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED,
-            grpc.status.INTERNAL].includes(err.code);
-          if (!retriable || ++attempts > 10) {
-            reject(err);
-            return;
-          }
-          setTimeout(open, Math.min(250 * 2 ** attempts, 5000));
+          if (settled) return;
+          if (PERMANENT.has(err.code)) settle(reject, err);
+          else retry(err);
         });
-        call.on('end', () => {
-          if (finished) resolve(finished);
-        });
+        // A stream that ends without the finished event is reopened after the last offset.
+        call.on('end', () => retry(new Error('WatchJob ended before the job finished')));
       };
       open();
     });

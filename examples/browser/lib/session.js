@@ -46,9 +46,11 @@ export class Sessions {
 
   // checkStateChange returns the session id of a state-changing request, or throws an Error
   // with a `status` (403) saying which check failed.
-  checkStateChange(req, expectedOrigin) {
+  // `origins` are the site's own origins (one in production; 127.0.0.1 and localhost while
+  // developing).
+  checkStateChange(req, origins) {
     const fail = (why) => Object.assign(new Error(why), { status: 403 });
-    if (req.headers.origin !== expectedOrigin) throw fail('origin is not this site');
+    if (!origins.includes(req.headers.origin)) throw fail('origin is not this site');
     if (!(req.headers['content-type'] || '').startsWith('application/json')) {
       throw fail('content-type must be application/json');
     }

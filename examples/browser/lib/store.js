@@ -8,6 +8,12 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 // id itself), so only that session can replace or delete it.
 const owner = (sessionId) => createHash('sha256').update(sessionId).digest('base64url');
 
+// A browser holds one subscription per service worker registration; a session with more than
+// this is not a browser, and is refused rather than allowed to fill the store.
+export const MAX_PER_SESSION = 10;
+
+const conflict = (status, message) => Object.assign(new Error(message), { status });
+
 export class SubscriptionStore {
   constructor(file) {
     this.file = file;
@@ -36,17 +42,27 @@ export class SubscriptionStore {
   // put stores `sub` for `sessionId`; with `oldEndpoint` (from `pushsubscriptionchange`) the
   // old subscription of the same session is replaced. Storing an endpoint again updates its
   // keys instead of adding a second copy (a second copy would get every message twice).
+  // Throws an Error with an HTTP status (409, 429) when the request may not do that.
   put(sessionId, sub, oldEndpoint) {
     const who = owner(sessionId);
-    if (oldEndpoint) {
-      const old = this.findByEndpoint(oldEndpoint);
-      if (old && old.owner === who) this.byId.delete(old.id);
-    }
     const existing = this.findByEndpoint(sub.endpoint);
     if (existing && existing.owner !== who) {
-      // Only the browser that holds an endpoint knows it, so another session sending the same
-      // one is the same browser with a new session: it takes the subscription over.
-      existing.owner = who;
+      // The same browser under a new session (its cookie expired or was cleared) sends the
+      // same endpoint and keys: it takes its subscription over. Anyone else would need the
+      // keys too, which only that browser holds; without them nothing changes.
+      if (existing.p256dh !== sub.p256dh || existing.auth !== sub.auth) {
+        throw conflict(409, 'subscription.endpoint: stored for another session with other keys');
+      }
+    }
+    if (!existing) {
+      const mine = this.all().filter((s) => s.owner === who && s.endpoint !== oldEndpoint).length;
+      if (mine >= MAX_PER_SESSION) {
+        throw conflict(429, `subscription: this session already has ${MAX_PER_SESSION} subscriptions`);
+      }
+    }
+    if (oldEndpoint && oldEndpoint !== sub.endpoint) {
+      const old = this.findByEndpoint(oldEndpoint);
+      if (old && old.owner === who) this.byId.delete(old.id);
     }
     const record = existing ?? { id: randomUUID(), created: new Date().toISOString() };
     Object.assign(record, { owner: who, endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth });
@@ -66,6 +82,13 @@ export class SubscriptionStore {
 
   // removeGone deletes the subscription the dispatcher reported gone (by our id, the job's
   // target_id), if its endpoint is still the one reported: a subscription renewed meanwhile stays.
+  // remove deletes a subscription by our id (one the dispatcher refused as invalid).
+  remove(id) {
+    if (!this.byId.delete(id)) return false;
+    this.save();
+    return true;
+  }
+
   removeGone(id, endpoint) {
     const s = this.byId.get(id);
     if (!s || s.endpoint !== endpoint) return false;

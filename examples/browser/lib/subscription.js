@@ -2,7 +2,42 @@
 // stored. The dispatcher checks again when a job is submitted; checking here too means a bad
 // subscription is refused while the browser that sent it is still there to hear about it.
 
+import { createPublicKey } from 'node:crypto';
+import { isIP } from 'node:net';
+
 const B64URL = /^[A-Za-z0-9_-]+$/;
+
+// The push services browsers use (webpush-protocol.md §6.4, and webpushd's default allowlist):
+// a subscription elsewhere could never be delivered, and one bad target makes the dispatcher
+// refuse a whole job, so it is refused here, when the browser sends it.
+export const DEFAULT_PUSH_HOSTS = [
+  'fcm.googleapis.com', 'android.googleapis.com', 'updates.push.services.mozilla.com',
+  '*.push.apple.com', '*.notify.windows.com',
+];
+
+// parseHostRules turns "host[:port]" and "*.suffix[:port]" entries into matchers.
+export function parseHostRules(entries) {
+  return entries.map((entry) => {
+    const m = /^(\*\.)?([a-z0-9.-]+)(?::(\d+))?$/.exec(entry.trim().toLowerCase());
+    if (!m) throw new Error(`push host "${entry}": not host[:port] or *.suffix[:port]`);
+    return { suffix: Boolean(m[1]), host: m[2], port: m[3] ? Number(m[3]) : 443 };
+  });
+}
+
+function hostAllowed(url, rules) {
+  const host = url.hostname.toLowerCase();
+  const port = url.port ? Number(url.port) : 443;
+  return rules.some((r) => r.port === port && (r.suffix ? host.endsWith(`.${r.host}`) : host === r.host));
+}
+
+function onCurve(raw) {
+  try {
+    createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: raw.subarray(1, 33).toString('base64url'), y: raw.subarray(33).toString('base64url') }, format: 'jwk' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // decodeKey decodes a base64url key of `length` bytes, or returns null.
 function decodeKey(text, length) {
@@ -11,29 +46,35 @@ function decodeKey(text, length) {
   return bytes.length === length ? bytes : null;
 }
 
-// parseSubscription returns { endpoint, p256dh, auth } or throws an Error naming the field.
-export function parseSubscription(value) {
-  if (value === null || typeof value !== 'object') throw new Error('subscription: not an object');
+const invalid = (message) => Object.assign(new Error(message), { status: 400 });
+
+// parseSubscription returns { endpoint, p256dh, auth } or throws an Error (status 400) naming
+// the field. `hostRules` (parseHostRules) are the push services allowed.
+export function parseSubscription(value, hostRules = parseHostRules(DEFAULT_PUSH_HOSTS)) {
+  if (value === null || typeof value !== 'object') throw invalid('subscription: not an object');
   const { endpoint, keys } = value;
   if (typeof endpoint !== 'string' || endpoint.length > 2048) {
-    throw new Error('subscription.endpoint: missing or longer than 2048 characters');
+    throw invalid('subscription.endpoint: missing or longer than 2048 characters');
   }
   let url;
   try {
     url = new URL(endpoint);
   } catch {
-    throw new Error('subscription.endpoint: not a URL');
+    throw invalid('subscription.endpoint: not a URL');
   }
-  if (url.protocol !== 'https:' || url.username || url.password) {
-    throw new Error('subscription.endpoint: not an https URL without credentials');
+  if (url.protocol !== 'https:' || url.username || url.password || url.hash) {
+    throw invalid('subscription.endpoint: not an https URL without credentials and fragment');
   }
-  if (keys === null || typeof keys !== 'object') throw new Error('subscription.keys: not an object');
+  if (isIP(url.hostname.replace(/^\[|\]$/g, '')) || !hostAllowed(url, hostRules)) {
+    throw invalid(`subscription.endpoint: ${url.host} is not one of the allowed push services`);
+  }
+  if (keys === null || typeof keys !== 'object') throw invalid('subscription.keys: not an object');
   const p256dh = decodeKey(keys.p256dh, 65);
-  if (!p256dh || p256dh[0] !== 4) {
-    throw new Error('subscription.keys.p256dh: not a base64url uncompressed P-256 point (65 bytes)');
+  if (!p256dh || p256dh[0] !== 4 || !onCurve(p256dh)) {
+    throw invalid('subscription.keys.p256dh: not a base64url uncompressed P-256 point (65 bytes, on the curve)');
   }
   if (!decodeKey(keys.auth, 16)) {
-    throw new Error('subscription.keys.auth: not a base64url 16-byte secret');
+    throw invalid('subscription.keys.auth: not a base64url 16-byte secret');
   }
   return { endpoint, p256dh: keys.p256dh.replace(/=+$/, ''), auth: keys.auth.replace(/=+$/, '') };
 }

@@ -22,14 +22,14 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let session = null; // { csrfToken, vapidPublicKey } from /api/session
 
-async function api(method, path, body) {
+async function api(method, path, body, alsoFine = []) {
   const response = await fetch(path, {
     method,
     credentials: 'same-origin',
     headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrfToken },
     body: JSON.stringify(body),
   });
-  if (!response.ok) {
+  if (!response.ok && !alsoFine.includes(response.status)) {
     const text = await response.text();
     let reason = text;
     try { reason = JSON.parse(text).error; } catch { /* not JSON */ }
@@ -101,7 +101,8 @@ async function unsubscribe(registration) {
     if (subscription) {
       // The server forgets it first: a message sent in between would reach a browser that
       // still holds it, rather than one that has already let go.
-      await api('DELETE', '/api/subscriptions', { endpoint: subscription.endpoint });
+      // 404: the server had already forgotten it; the browser must still let go.
+      await api('DELETE', '/api/subscriptions', { endpoint: subscription.endpoint }, [404]);
       await subscription.unsubscribe();
     }
     showUnsubscribed();
@@ -157,8 +158,7 @@ async function main() {
   }
   // The browser is subscribed; make sure the server has it (it may have been deleted there, or
   // stored under an earlier session).
-  const status = await fetch(`/api/subscriptions/status?endpoint=${encodeURIComponent(subscription.endpoint)}`,
-    { credentials: 'same-origin' }).then((r) => r.json());
+  const status = await api('POST', '/api/subscriptions/status', { endpoint: subscription.endpoint });
   if (!status.stored) await api('POST', '/api/subscriptions', { subscription: subscription.toJSON() });
   await showSubscribed(registration, subscription);
 }

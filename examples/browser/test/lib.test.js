@@ -8,8 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Sessions } from '../lib/session.js';
-import { SubscriptionStore } from '../lib/store.js';
-import { endpointOrigin, parseSubscription } from '../lib/subscription.js';
+import { MAX_PER_SESSION, SubscriptionStore } from '../lib/store.js';
+import { endpointOrigin, parseHostRules, parseSubscription as parseWith } from '../lib/subscription.js';
+
+const RULES = parseHostRules(['push.example.net', '*.push.example.org:8443']);
+const parseSubscription = (value) => parseWith(value, RULES);
 
 function subscription(endpoint = `https://push.example.net/wpush/v2/${randomBytes(16).toString('base64url')}`) {
   const ecdh = createECDH('prime256v1');
@@ -32,7 +35,13 @@ describe('parseSubscription', () => {
     ['credentials in the URL', { ...s, endpoint: 'https://u:p@push.example.net/x' }, /^subscription\.endpoint: not an https URL/],
     ['not a URL', { ...s, endpoint: 'push' }, /^subscription\.endpoint: not a URL/],
     ['a too long endpoint', { ...s, endpoint: `https://a.example/${'x'.repeat(2100)}` }, /^subscription\.endpoint: missing or longer/],
+    ['a fragment', { ...s, endpoint: `${s.endpoint}#x` }, /^subscription\.endpoint: not an https URL/],
+    ['a host that is no allowed push service', { ...s, endpoint: 'https://evil.example/x' }, /^subscription\.endpoint: evil\.example is not one of the allowed/],
+    ['an allowed host on another port', { ...s, endpoint: 'https://push.example.net:8443/x' }, /not one of the allowed/],
+    ['an IP literal', { ...s, endpoint: 'https://127.0.0.1/x' }, /not one of the allowed/],
+    ['an IPv6 literal', { ...s, endpoint: 'https://[::1]/x' }, /not one of the allowed/],
     ['no keys', { endpoint: s.endpoint }, /^subscription\.keys: not an object/],
+    ['a p256dh off the curve', { ...s, keys: { ...s.keys, p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url') } }, /^subscription\.keys\.p256dh/],
     ['a short p256dh', { ...s, keys: { ...s.keys, p256dh: s.keys.p256dh.slice(0, 40) } }, /^subscription\.keys\.p256dh/],
     ['a compressed p256dh', { ...s, keys: { ...s.keys, p256dh: Buffer.alloc(65, 2).toString('base64url') } }, /^subscription\.keys\.p256dh/],
     ['base64 with + and /', { ...s, keys: { ...s.keys, auth: '++++/////++++/////++==' } }, /^subscription\.keys\.auth/],
@@ -41,6 +50,10 @@ describe('parseSubscription', () => {
   for (const [name, value, message] of cases) {
     it(`refuses ${name}, naming the field`, () => assert.throws(() => parseSubscription(value), { message }));
   }
+  it('accepts a suffix rule on its port, and refuses errors with status 400', () => {
+    assert.ok(parseSubscription({ ...s, endpoint: 'https://eu.push.example.org:8443/x' }));
+    assert.throws(() => parseSubscription({ ...s, endpoint: 'https://push.example.org:8443/x' }), { status: 400 });
+  });
   it('endpointOrigin keeps only the origin of a capability URL', () => {
     assert.equal(endpointOrigin('https://fcm.googleapis.com/fcm/send/secret-token'), 'https://fcm.googleapis.com');
     assert.equal(endpointOrigin('nonsense'), '(invalid)');
@@ -63,8 +76,10 @@ describe('SubscriptionStore', () => {
     const s = parsed(subscription());
     store.put('a', s);
     store.put('a', s);
-    store.put('b', s); // the same browser under a new session takes it over
+    store.put('b', s); // the same browser (same keys) under a new session takes it over
     assert.equal(store.all().length, 1);
+    const otherKeys = parsed({ ...subscription(s.endpoint) });
+    assert.throws(() => store.put('c', otherKeys), { status: 409 }, 'a session without the keys took it over');
     assert.equal(store.removeOwned('a', s.endpoint), false);
     assert.equal(store.removeOwned('b', s.endpoint), true);
   });
@@ -79,6 +94,14 @@ describe('SubscriptionStore', () => {
     store.put('a', parsed(subscription()), theirs.endpoint);
     assert.ok(store.findByEndpoint(theirs.endpoint), 'another session\'s subscription was replaced');
     assert.equal(store.all().length, 3);
+  });
+  it(`refuses more than ${MAX_PER_SESSION} subscriptions per session`, () => {
+    const store = new SubscriptionStore(file());
+    for (let i = 0; i < MAX_PER_SESSION; i++) store.put('a', parsed(subscription()));
+    assert.throws(() => store.put('a', parsed(subscription())), { status: 429 });
+    const last = store.all()[0];
+    assert.ok(store.put('a', parsed(subscription()), last.endpoint), 'a replacement is not a new one');
+    assert.ok(store.put('b', parsed(subscription())));
   });
   it('deletes a gone subscription only if its endpoint is still the reported one', () => {
     const store = new SubscriptionStore(file());
@@ -111,7 +134,8 @@ describe('Sessions', () => {
     assert.match(r.headers['set-cookie'], /^__Host-session=.*; Secure$/);
   });
   it('accepts a same-origin JSON request with the token', () => {
-    assert.equal(sessions.checkStateChange(request({}), origin), id);
+    assert.equal(sessions.checkStateChange(request({}), [origin]), id);
+    assert.equal(sessions.checkStateChange(request({ origin: 'http://localhost:8080' }), [origin, 'http://localhost:8080']), id);
   });
   const refusals = [
     ['another origin', { origin: 'https://evil.example' }, /origin/],
@@ -123,12 +147,12 @@ describe('Sessions', () => {
   ];
   for (const [name, headers, message] of refusals) {
     it(`refuses ${name} with 403`, () => {
-      assert.throws(() => sessions.checkStateChange(request(headers), origin),
+      assert.throws(() => sessions.checkStateChange(request(headers), [origin]),
         (err) => err.status === 403 && message.test(err.message));
     });
   }
   it('tokens of another server secret do not pass', () => {
     const other = new Sessions({ secure: false });
-    assert.throws(() => other.checkStateChange(request({}), origin), /X-CSRF-Token/);
+    assert.throws(() => other.checkStateChange(request({}), [origin]), /X-CSRF-Token/);
   });
 });

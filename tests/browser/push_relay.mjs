@@ -201,9 +201,10 @@ class Relay extends EventEmitter {
         default: break; // broadcast subscriptions and the like: not needed here
       }
     });
-    socket.on('close', () => {
+    socket.on('close', (code) => {
       const entry = uaid && this.uaids.get(uaid);
       if (entry && entry.socket === socket) entry.socket = null;
+      this.emit('disconnect', { uaid, code });
     });
   }
 
@@ -276,7 +277,9 @@ class Relay extends EventEmitter {
   onUnregister(socket, uaid, msg) {
     this.dropChannel(uaid, msg.channelID);
     socket.send(JSON.stringify({ messageType: 'unregister', channelID: msg.channelID, status: 200 }));
-    this.emit('unregister', { channelID: msg.channelID });
+    // code: why the browser let go (200 the user unsubscribed, 201 quota exceeded, 202 the
+    // permission was revoked).
+    this.emit('unregister', { channelID: msg.channelID, code: msg.code });
   }
 
   sendNotification(socket, channelID, version, body) {
@@ -321,7 +324,7 @@ class Relay extends EventEmitter {
       }
       const version = randomUUID();
       const entry = this.uaids.get(ch.uaid);
-      this.emit('message', { version, channelID: ch.channelID, bytes: body.length });
+      this.emit('message', { version, channelID: ch.channelID, bytes: body.length, stored: !entry?.socket });
       if (entry && entry.socket) {
         this.sendNotification(entry.socket, ch.channelID, version, body);
       } else if (ttl > 0 && ch.stored.length < MAX_STORED_PER_CHANNEL) {

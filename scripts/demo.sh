@@ -12,28 +12,11 @@ bin=build/dispatcher
 svc=build/tests/support/push_service/webpush_test_push_service
 subscriptions=${DEMO_SUBSCRIPTIONS:-20000}
 expired=${DEMO_EXPIRED:-50}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# wait_for FILE PATTERN WHAT: waits (bounded) for a line matching PATTERN in FILE.
-wait_for() {
-  for _ in $(seq 1 300); do
-    if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "demo: FAILED, $3 did not start:" >&2
-  cat "$1" >&2
-  exit 1
-}
+script_name=demo
+source scripts/local_processes.sh
 
 echo "== 1. A private redis-server (the durable queue)"
-redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis_port=$(free_port)
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --save "" --appendonly yes \
   --appendfsync everysec >"$work/redis.log" 2>&1 &
 pids+=($!)

@@ -27,29 +27,9 @@ fi
 [[ -d $root/tests/browser/node_modules/ws ]] ||
   PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix "$root/tests/browser" --no-audit --no-fund
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+script_name=run_local
+source "$root/scripts/local_processes.sh"
 trap 'exit 0' INT TERM
-
-# wait_for FILE PATTERN WHAT: waits (bounded) for a line matching PATTERN in FILE.
-wait_for() {
-  for _ in $(seq 1 300); do
-    if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "run_local: $3 did not start:" >&2
-  cat "$1" >&2
-  exit 1
-}
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # 1. The relay's TLS certificate, for the name its push endpoints carry.
 relay_host=push.relay.test

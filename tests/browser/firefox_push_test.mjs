@@ -137,6 +137,16 @@ function pushPayloads() {
   return payloads;
 }
 
+// keygen makes a VAPID key pair with `webpushctl vapid keygen --pem`: its output as printed, the
+// private key (PEM) and the public key (base64url).
+function keygen() {
+  const text = execFileSync(WEBPUSHCTL, ['vapid', 'keygen', '--pem']).toString();
+  const publicKey = /public_key:\s*(\S+)/.exec(text)?.[1];
+  const pem = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(text)?.[0];
+  if (!publicKey || !pem) throw new Error(`webpushctl vapid keygen printed no public_key line or PEM:\n${text}`);
+  return { text, pem, publicKey };
+}
+
 // vapidHeader signs an RFC 8292 token for `aud` with the PEM private key.
 function vapidHeader(privatePem, publicKey, aud) {
   const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -195,11 +205,9 @@ async function main() {
     await startProcess('redis-server', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1',
       '--save', '', '--appendonly', 'no', '--dir', work], /Ready to accept connections/);
 
-    const keygen = execFileSync(WEBPUSHCTL, ['vapid', 'keygen', '--pem']).toString();
-    writeFileSync(file('vapid.pem'), keygen, { mode: 0o600 });
-    const vapidPublicKey = /public_key:\s*(\S+)/.exec(keygen)?.[1];
-    if (!vapidPublicKey) throw new Error(`webpushctl vapid keygen printed no public_key line:\n${keygen}`);
-    const vapidPrivatePem = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(keygen)[0];
+    const tenantKey = keygen();
+    writeFileSync(file('vapid.pem'), tenantKey.text, { mode: 0o600 });
+    const { publicKey: vapidPublicKey, pem: vapidPrivatePem } = tenantKey;
     writeFileSync(file('tenant.token'), randomBytes(24).toString('base64url'), { mode: 0o600 });
     writeFileSync(file('admin.token'), randomBytes(24).toString('base64url'), { mode: 0o600 });
     writeFileSync(file('webpushd.yaml'), [
@@ -487,10 +495,9 @@ async function main() {
     const expired = await postRaw(goneEndpoint, encrypt('x', sub.p256dh, sub.auth), authHeader, caPem);
     check(unknown.status === 404 && expired.status === 410, `unknown endpoint ${unknown.status}, expired endpoint ${expired.status}`);
     // A sender with another VAPID key than the one Firefox subscribed with is refused (RFC 8292 §4.2).
-    const strangerKey = execFileSync(WEBPUSHCTL, ['vapid', 'keygen', '--pem']).toString();
+    const strangerKey = keygen();
     const stranger = await postRaw(sub.endpoint, encrypt('x', sub.p256dh, sub.auth),
-      vapidHeader(/-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----/.exec(strangerKey)[0],
-        /public_key:\s*(\S+)/.exec(strangerKey)[1], relay.origin), caPem);
+      vapidHeader(strangerKey.pem, strangerKey.publicKey, relay.origin), caPem);
     check(stranger.status === 403, `another application server's VAPID key: ${stranger.status}`);
     part(`3. tampered or misaddressed: ${results.filter((r) => r.code === 101).length} of ${results.length} refused by Firefox (ack 101), none delivered; the control message delivered once; unknown endpoint 404, expired 410, foreign VAPID key 403`);
 

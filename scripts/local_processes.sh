@@ -1,0 +1,31 @@
+# shellcheck shell=bash
+# local_processes.sh: sourced by the scripts that start local services in the background
+# (scripts/demo.sh, examples/browser/run_local.sh). Set `script_name` first; it names the script
+# in failure messages. Provides:
+#   work       a temporary folder, removed on exit
+#   pids       add each background process's PID (pids+=($!)); all are stopped on exit
+#   wait_for FILE PATTERN WHAT   waits (bounded, 30 s) for a line matching PATTERN in FILE,
+#                                else prints FILE and exits 1
+#   free_port  prints a free TCP port on 127.0.0.1
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_for() {
+  for _ in $(seq 1 300); do
+    if grep -q "$2" "$1" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "${script_name:-script}: FAILED, $3 did not start:" >&2
+  cat "$1" >&2
+  exit 1
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}

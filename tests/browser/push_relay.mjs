@@ -91,7 +91,12 @@ export function checkVapid(header, subscribedKey, origin, nowSeconds = Date.now(
   return null;
 }
 
-// Relay events (EventEmitter): 'hello' {uaid}, 'register' {channelID, endpoint},
+// sameKey tells whether two application server keys (Buffers, or null for none) are equal.
+function sameKey(a, b) {
+  return a === null || b === null ? a === b : a.equals(b);
+}
+
+// Relay events (EventEmitter): 'hello' {uaid}, 'register' {channelID, endpoint, again},
 // 'unregister' {channelID}, 'message' {version, channelID, bytes}, 'ack' {version, channelID,
 // code}, 'nack' {version, code}, 'rejected' {status, reason}.
 class Relay extends EventEmitter {
@@ -256,7 +261,6 @@ class Relay extends EventEmitter {
 
   onRegister(socket, uaid, msg) {
     const channelID = typeof msg.channelID === 'string' && msg.channelID ? msg.channelID : randomUUID();
-    this.dropChannel(uaid, channelID); // registering a channel again replaces its endpoint
     let key = null;
     if (msg.key !== undefined) {
       key = decodeB64url(msg.key);
@@ -265,6 +269,19 @@ class Relay extends EventEmitter {
         return;
       }
     }
+    // Firefox sends a register twice when it is asked during the handshake (once at once,
+    // once more from its pending requests when the handshake ends) and keeps the endpoint
+    // of the first reply. The same channel with the same key therefore gets the same
+    // endpoint again; at autopush, too, both endpoints stay valid. With another key it is a
+    // new subscription and the old endpoint is gone.
+    const existing = this.channels.get(this.byChannelID.get(uaid + channelID));
+    if (existing && sameKey(existing.key, key)) {
+      const pushEndpoint = this.endpointFor(this.byChannelID.get(uaid + channelID));
+      socket.send(JSON.stringify({ messageType: 'register', channelID, status: 200, pushEndpoint }));
+      this.emit('register', { channelID, endpoint: pushEndpoint, again: true });
+      return;
+    }
+    this.dropChannel(uaid, channelID);
     const token = b64url(randomBytes(32));
     this.channels.set(token, { uaid, channelID, key, stored: [] });
     this.byChannelID.set(uaid + channelID, token);

@@ -179,10 +179,19 @@ describe('relay', () => {
     const { uaid } = await b.request({ messageType: 'hello', use_webpush: true });
     const key = vapidKey();
     const reg = await b.request({ messageType: 'register', channelID: 'c0ffee00-0000-4000-8000-000000000003', key: key.raw.toString('base64url') });
-    // Registering the same channel again replaces its endpoint: the first one is gone.
-    const reg2 = await b.request({ messageType: 'register', channelID: reg.channelID, key: key.raw.toString('base64url') });
+    // Firefox repeats a register asked during its handshake: the same channel with the same
+    // key keeps its endpoint, which still takes pushes.
+    const twice = await b.request({ messageType: 'register', channelID: reg.channelID, key: key.raw.toString('base64url') });
+    assert.equal(twice.pushEndpoint, reg.pushEndpoint);
     const auth = header(key, { aud: relay.origin, exp: now + 3600, sub: 'mailto:a@b.c' });
+    assert.equal((await post(reg.pushEndpoint, Buffer.from('x'), auth))[':status'], 201);
+    assert.equal((await b.next()).messageType, 'notification');
+    // With another key it is a new subscription: a new endpoint, and the first one is gone.
+    const key2 = vapidKey();
+    const reg2 = await b.request({ messageType: 'register', channelID: reg.channelID, key: key2.raw.toString('base64url') });
+    assert.notEqual(reg2.pushEndpoint, reg.pushEndpoint);
     assert.equal((await post(reg.pushEndpoint, Buffer.from('x'), auth))[':status'], 410);
+    const auth2 = header(key2, { aud: relay.origin, exp: now + 3600, sub: 'mailto:a@b.c' });
     const closed = new Promise((r) => b.ws.once('close', r));
     relay.dropBrowsers({ newUaid: true });
     await closed;
@@ -190,7 +199,7 @@ describe('relay', () => {
     const hello = await again.request({ messageType: 'hello', uaid, use_webpush: true });
     assert.notEqual(hello.uaid, uaid);
     // The browser drops the old UAID's subscriptions, so their endpoints are gone.
-    assert.equal((await post(reg2.pushEndpoint, Buffer.from('x'), auth))[':status'], 410);
+    assert.equal((await post(reg2.pushEndpoint, Buffer.from('x'), auth2))[':status'], 410);
     again.ws.close();
   });
 });

@@ -35,8 +35,8 @@ echo "push service: https://$host:$push_port (127.0.0.1), subscriptions in $work
 echo "== 3. The application server's VAPID key and API token"
 "$bin/webpushctl" vapid keygen --pem >"$work/vapid.pem"
 grep '^public_key:' "$work/vapid.pem"
-head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$work/token"
-chmod 600 "$work/vapid.pem" "$work/token"
+chmod 600 "$work/vapid.pem"
+random_token "$work/token"
 
 echo "== 4. webpushd: embedded defaults, plus one tenant and the local push service"
 cat >"$work/webpushd.yaml" <<YAML
@@ -58,10 +58,8 @@ tenants:
         - id: main
           private_key_file: $work/vapid.pem
 YAML
-"$bin/webpushd" --config "$work/webpushd.yaml" --set metrics.listen= >"$work/webpushd.log" 2>&1 &
-pids+=($!)
-wait_for "$work/webpushd.log" "serving gRPC on port" "webpushd"
-api_port=$(sed -n 's/.*serving gRPC on port \([0-9]*\).*/\1/p' "$work/webpushd.log")
+start_webpushd "$bin/webpushd" "$work/webpushd.yaml" --set metrics.listen=
+api_port=$webpushd_port
 grep 'server.started\|worker.starting' "$work/webpushd.log" | sed 's/^/  /'
 
 payload='{"title":"Build failed","body":"main is red","url":"https://app.example.com/builds/42"}'

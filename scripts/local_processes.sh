@@ -7,6 +7,10 @@
 #   wait_for FILE PATTERN WHAT   waits (bounded, 30 s) for a line matching PATTERN in FILE,
 #                                else prints FILE and exits 1
 #   free_port  prints a free TCP port on 127.0.0.1
+#   random_token FILE            writes a random API token to FILE (mode 600)
+#   start_webpushd BIN CONFIG [ARGS...]
+#                                starts webpushd in the background (log $work/webpushd.log),
+#                                waits for its gRPC port and sets webpushd_port to it
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -28,4 +32,16 @@ wait_for() {
 
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+random_token() {
+  (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$1")
+}
+
+start_webpushd() {
+  "$1" --config "$2" "${@:3}" >"$work/webpushd.log" 2>&1 &
+  pids+=($!)
+  wait_for "$work/webpushd.log" "serving gRPC on port" "webpushd"
+  # shellcheck disable=SC2034 # read by the scripts that source this file
+  webpushd_port=$(sed -n 's/.*serving gRPC on port \([0-9]*\).*/\1/p' "$work/webpushd.log" | head -1)
 }

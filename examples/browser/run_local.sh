@@ -23,9 +23,8 @@ bin=${WEBPUSH_BIN:-$root/build/dispatcher}
 if [[ ! -x $bin/webpushd || ! -x $bin/webpushctl ]]; then
   bash "$root/scripts/setup.sh"
 fi
-[[ -d $here/node_modules/@grpc/grpc-js ]] || npm ci --prefix "$here" --no-audit --no-fund
-[[ -d $root/tests/browser/node_modules/ws ]] ||
-  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix "$root/tests/browser" --no-audit --no-fund
+source "$root/tests/browser/node_modules.sh"
+ensure_node_modules
 
 script_name=run_local
 source "$root/scripts/local_processes.sh"
@@ -55,9 +54,9 @@ wait_for "$work/relay.log" "^push relay:" "the push relay"
 # 4. The tenant's VAPID key and API token, and the admin token of the example's /admin/ API.
 "$bin/webpushctl" vapid keygen --pem >"$work/vapid.pem"
 vapid_public=$(sed -n 's/^public_key: *//p' "$work/vapid.pem")
-head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$work/tenant.token"
-head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$work/admin.token"
-chmod 600 "$work/vapid.pem" "$work/tenant.token" "$work/admin.token"
+chmod 600 "$work/vapid.pem"
+random_token "$work/tenant.token"
+random_token "$work/admin.token"
 
 # 5. webpushd: the embedded defaults, plus the tenant and the relay as an allowed push service.
 cat >"$work/webpushd.yaml" <<YAML
@@ -81,10 +80,8 @@ tenants:
         - id: main
           private_key_file: $work/vapid.pem
 YAML
-"$bin/webpushd" --config "$work/webpushd.yaml" >"$work/webpushd.log" 2>&1 &
-pids+=($!)
-wait_for "$work/webpushd.log" "serving gRPC on port" "webpushd"
-grpc_port=$(sed -n 's/.*serving gRPC on port \([0-9]*\).*/\1/p' "$work/webpushd.log" | head -1)
+start_webpushd "$bin/webpushd" "$work/webpushd.yaml"
+grpc_port=$webpushd_port
 
 # 6. The example's application server.
 listen=${LISTEN:-127.0.0.1:8080}

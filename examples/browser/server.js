@@ -15,13 +15,14 @@
 //   DATA_FILE              where the subscriptions are kept (default ./subscriptions.json)
 //   PUSH_HOSTS             push services whose subscriptions are accepted, comma-separated
 //                          host[:port] or *.suffix[:port] (default: FCM, Mozilla, Apple, WNS)
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DispatcherClient } from './lib/dispatcher_client.js';
-import { Sessions } from './lib/session.js';
+import { DispatcherClient, grpcStatus } from './lib/dispatcher_client.js';
+import { httpError } from './lib/http_error.js';
+import { safeEqual, Sessions } from './lib/session.js';
 import { SubscriptionStore } from './lib/store.js';
 import { DEFAULT_PUSH_HOSTS, endpointOrigin, parseHostRules, parseSubscription } from './lib/subscription.js';
 
@@ -62,7 +63,7 @@ function config() {
     },
     adminToken: readSecret('ADMIN_TOKEN_FILE'),
     dataFile: process.env.DATA_FILE || path.resolve('subscriptions.json'),
-    pushHosts: process.env.PUSH_HOSTS ? process.env.PUSH_HOSTS.split(',') : DEFAULT_PUSH_HOSTS,
+    pushHosts: process.env.PUSH_HOSTS ? process.env.PUSH_HOSTS.split(',') : undefined, // createApp's default
   };
 }
 
@@ -85,18 +86,16 @@ function send(res, status, body, extraHeaders = {}) {
   res.end(JSON.stringify(body));
 }
 
-const httpError = (status, message, headers) => Object.assign(new Error(message), { status, headers });
-
 // fromGrpc maps the dispatcher's answers to ours. Only INVALID_ARGUMENT's message is passed on
 // (it names the field); other details stay in our log.
 function fromGrpc(err) {
   const pushbackMs = Number(err.metadata?.get('grpc-retry-pushback-ms')?.[0]);
   const retryAfter = { 'retry-after': String(Math.max(1, Math.ceil((pushbackMs || 1000) / 1000))) };
   switch (err.code) {
-    case 3: return httpError(400, `dispatcher: ${err.details}`);
-    case 5: return httpError(404, 'no such job');
-    case 8: return httpError(429, 'dispatcher quota reached; try again later', retryAfter);
-    case 14: return httpError(503, 'dispatcher unavailable; try again later', retryAfter);
+    case grpcStatus.INVALID_ARGUMENT: return httpError(400, `dispatcher: ${err.details}`);
+    case grpcStatus.NOT_FOUND: return httpError(404, 'no such job');
+    case grpcStatus.RESOURCE_EXHAUSTED: return httpError(429, 'dispatcher quota reached; try again later', retryAfter);
+    case grpcStatus.UNAVAILABLE: return httpError(503, 'dispatcher unavailable; try again later', retryAfter);
     default: return httpError(502, `dispatcher error (gRPC code ${err.code})`);
   }
 }
@@ -144,11 +143,7 @@ export function createApp(cfg, { log = console.log } = {}) {
   let origins = cfg.publicOrigin ? [cfg.publicOrigin] : [];
   const sessions = new Sessions({ secure: cfg.publicOrigin.startsWith('https:') });
 
-  const isAdmin = (req) => {
-    const given = Buffer.from(String(req.headers.authorization || ''));
-    const want = Buffer.from(`Bearer ${cfg.adminToken}`);
-    return given.length === want.length && timingSafeEqual(given, want);
-  };
+  const isAdmin = (req) => safeEqual(req.headers.authorization || '', `Bearer ${cfg.adminToken}`);
 
   // notify sends one notification to every stored subscription as one dispatcher job, then
   // follows the job and deletes what the push services report gone.
@@ -173,7 +168,7 @@ export function createApp(cfg, { log = console.log } = {}) {
       try {
         response = await dispatcher.upload(message, targets, idempotencyKey);
       } catch (err) {
-        const bad = isGrpcError(err) && err.code === 3 && /^targets\[(\d+)\]\.(.*)$/.exec(err.details);
+        const bad = isGrpcError(err) && err.code === grpcStatus.INVALID_ARGUMENT && /^targets\[(\d+)\]\.(.*)$/.exec(err.details);
         if (!bad || attempt >= 20 || Number(bad[1]) >= targets.length) throw err;
         const [target] = targets.splice(Number(bad[1]), 1);
         store.remove(target.target_id);
@@ -263,7 +258,8 @@ export function createApp(cfg, { log = console.log } = {}) {
         return;
       }
       if (req.method === 'GET' && url.pathname === '/admin/subscriptions') {
-        send(res, 200, { count: store.all().length, origins: store.all().map((s) => endpointOrigin(s.endpoint)) });
+        const stored = store.all().map((s) => endpointOrigin(s.endpoint));
+        send(res, 200, { count: stored.length, origins: stored });
         return;
       }
     }

@@ -24,9 +24,8 @@
 // Usage: node firefox_push_test.mjs --webpushctl PATH --webpushd PATH [--firefox PATH]
 //        [--screenshot FILE.png] [--keep]
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { createECDH, randomBytes, sign } from 'node:crypto';
+import { createECDH, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +34,7 @@ import { promisify } from 'node:util';
 import puppeteer from 'puppeteer-core';
 import { createApp } from '../../examples/browser/server.js';
 import { startRelay } from './push_relay.mjs';
+import { postPush, vapidAuthorization } from './sender.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
@@ -148,41 +148,14 @@ function keygen() {
 }
 
 // vapidHeader signs an RFC 8292 token for `aud` with the PEM private key.
-function vapidHeader(privatePem, publicKey, aud) {
-  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const unsigned = `${enc({ typ: 'JWT', alg: 'ES256' })}.${enc({ aud, exp: Math.floor(Date.now() / 1000) + 3600, sub: SUBJECT })}`;
-  const signature = sign('sha256', Buffer.from(unsigned), { key: privatePem, dsaEncoding: 'ieee-p1363' });
-  return `vapid t=${unsigned}.${signature.toString('base64url')}, k=${publicKey}`;
-}
+const vapidHeader = (privatePem, publicKey, aud) =>
+  vapidAuthorization(privatePem, publicKey, { aud, exp: Math.floor(Date.now() / 1000) + 3600, sub: SUBJECT });
 
 // postRaw sends `body` to `endpoint` as a sender would, without the dispatcher: for the
 // tampered messages. Resolves with { status, version }.
-function postRaw(endpoint, body, authorization, caPem) {
-  const url = new URL(endpoint);
-  return new Promise((resolve, reject) => {
-    const session = http2.connect(`https://${url.host}`, {
-      ca: caPem,
-      lookup: (host, options, cb) => cb(null, options.all ? [{ address: '127.0.0.1', family: 4 }] : '127.0.0.1', 4),
-    });
-    session.on('error', reject);
-    const req = session.request({
-      ':method': 'POST', ':path': url.pathname, ttl: '60', 'content-encoding': 'aes128gcm',
-      'content-type': 'application/octet-stream', authorization,
-    });
-    let status = 0;
-    let location = '';
-    req.on('response', (h) => {
-      status = h[':status'];
-      location = h.location || '';
-    });
-    req.on('data', () => {});
-    req.on('end', () => {
-      session.close();
-      resolve({ status, version: location.split('/m/')[1] || null });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+async function postRaw(endpoint, body, authorization, caPem) {
+  const response = await postPush(endpoint, body, { authorization, ca: caPem });
+  return { status: response[':status'], version: (response.location || '').split('/m/')[1] || null };
 }
 
 async function main() {
@@ -469,14 +442,19 @@ async function main() {
     const otherAuth = randomBytes(16).toString('base64url');
     const cases = [];
     const tamperedText = (name) => `tampered: ${name}, must never reach the service worker`;
-    const addCase = (name, body) => cases.push({ name, text: tamperedText(name), body });
-    addCase('tag bit flipped', flip(encrypt(tamperedText('tag bit flipped'), sub.p256dh, sub.auth), -1));
-    addCase('ciphertext bit flipped', flip(encrypt(tamperedText('ciphertext bit flipped'), sub.p256dh, sub.auth), 86 + 3));
-    addCase('salt bit flipped', flip(encrypt(tamperedText('salt bit flipped'), sub.p256dh, sub.auth), 0));
-    addCase('sender key bit flipped', flip(encrypt(tamperedText('sender key bit flipped'), sub.p256dh, sub.auth), 21 + 10));
-    addCase('record truncated', encrypt(tamperedText('record truncated'), sub.p256dh, sub.auth).subarray(0, -1));
-    addCase('encrypted for another subscription', encrypt(tamperedText('encrypted for another subscription'), otherP256dh, otherAuth));
-    addCase('encrypted with another auth secret', encrypt(tamperedText('encrypted with another auth secret'), sub.p256dh, otherAuth));
+    // addCase: `make` turns the case's plaintext into the body sent.
+    const addCase = (name, make) => {
+      const text = tamperedText(name);
+      cases.push({ name, text, body: make(text) });
+    };
+    const forSub = (text) => encrypt(text, sub.p256dh, sub.auth);
+    addCase('tag bit flipped', (t) => flip(forSub(t), -1));
+    addCase('ciphertext bit flipped', (t) => flip(forSub(t), 86 + 3));
+    addCase('salt bit flipped', (t) => flip(forSub(t), 0));
+    addCase('sender key bit flipped', (t) => flip(forSub(t), 21 + 10));
+    addCase('record truncated', (t) => forSub(t).subarray(0, -1));
+    addCase('encrypted for another subscription', (t) => encrypt(t, otherP256dh, otherAuth));
+    addCase('encrypted with another auth secret', (t) => encrypt(t, sub.p256dh, otherAuth));
     const control = Buffer.from('control: the same path, untampered, is delivered');
     const results = [];
     for (const c of cases) {

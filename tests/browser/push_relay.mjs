@@ -25,6 +25,9 @@ const MAX_STORED_PER_CHANNEL = 100;
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 
+// A push endpoint's path; its last segment is the channel's token.
+const ENDPOINT_PATH = /^\/wpush\/v2\/([A-Za-z0-9_-]+)$/;
+
 // decodeB64url accepts base64url with or without padding (Firefox pads the register key).
 function decodeB64url(text) {
   if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*={0,2}$/.test(text)) return null;
@@ -255,7 +258,8 @@ class Relay extends EventEmitter {
 
   // channelOf returns the channel ID behind an endpoint of this relay, or null.
   channelOf(endpoint) {
-    const token = /\/wpush\/v2\/([A-Za-z0-9_-]+)$/.exec(endpoint)?.[1];
+    if (!endpoint.startsWith(this.origin)) return null;
+    const token = ENDPOINT_PATH.exec(endpoint.slice(this.origin.length))?.[1];
     return this.channels.get(token)?.channelID ?? null;
   }
 
@@ -274,9 +278,10 @@ class Relay extends EventEmitter {
     // of the first reply. The same channel with the same key therefore gets the same
     // endpoint again; at autopush, too, both endpoints stay valid. With another key it is a
     // new subscription and the old endpoint is gone.
-    const existing = this.channels.get(this.byChannelID.get(uaid + channelID));
+    const existingToken = this.byChannelID.get(uaid + channelID);
+    const existing = this.channels.get(existingToken);
     if (existing && sameKey(existing.key, key)) {
-      const pushEndpoint = this.endpointFor(this.byChannelID.get(uaid + channelID));
+      const pushEndpoint = this.endpointFor(existingToken);
       socket.send(JSON.stringify({ messageType: 'register', channelID, status: 200, pushEndpoint }));
       this.emit('register', { channelID, endpoint: pushEndpoint, again: true });
       return;
@@ -324,7 +329,7 @@ class Relay extends EventEmitter {
     });
     stream.on('error', () => {});
     stream.on('end', () => {
-      const m = /^\/wpush\/v2\/([A-Za-z0-9_-]+)$/.exec(headers[':path'] || '');
+      const m = ENDPOINT_PATH.exec(headers[':path'] || '');
       if (headers[':method'] !== 'POST' || !m) return reject(404, 'no such endpoint');
       const token = m[1];
       if (this.gone.has(token)) return reject(410, 'subscription expired');

@@ -4,14 +4,14 @@
 // here with a clear message rather than as a silent browser.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { checkVapid, startRelay } from './push_relay.mjs';
+import { postPush, vapidAuthorization } from './sender.mjs';
 
 const HOST = 'push.relay.test';
 const ORIGIN = 'https://push.relay.test:8443';
@@ -23,12 +23,8 @@ function vapidKey() {
   return { privateKey, raw };
 }
 
-function header(key, claims, { alg = 'ES256', k = key.raw.toString('base64url'), corrupt = false } = {}) {
-  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const unsigned = `${enc({ typ: 'JWT', alg })}.${enc(claims)}`;
-  const sig = sign('sha256', Buffer.from(unsigned), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
-  if (corrupt) sig[5] ^= 1;
-  return `vapid t=${unsigned}.${sig.toString('base64url')}, k=${k}`;
+function header(key, claims, { alg, k = key.raw.toString('base64url'), corrupt } = {}) {
+  return vapidAuthorization(key.privateKey, k, claims, { alg, corrupt });
 }
 
 const now = Math.floor(Date.now() / 1000);
@@ -93,20 +89,17 @@ describe('relay', () => {
     return { ws, next, request };
   }
 
-  function post(endpoint, body, authorization, ttl = '60') {
-    const url = new URL(endpoint);
-    return new Promise((resolve, reject) => {
-      const s = http2.connect(`https://${url.host}`, {
-        ca, lookup: (h, o, cb) => cb(null, o.all ? [{ address: '127.0.0.1', family: 4 }] : '127.0.0.1', 4),
-      });
-      s.on('error', reject);
-      const h = { ':method': 'POST', ':path': url.pathname, 'content-encoding': 'aes128gcm', authorization };
-      if (ttl !== null) h.ttl = ttl;
-      const req = s.request(h);
-      req.on('response', (r) => { req.on('data', () => {}); req.on('end', () => { s.close(); resolve(r); }); });
-      req.on('error', reject);
-      req.end(body);
-    });
+  const post = (endpoint, body, authorization, ttl = '60') => postPush(endpoint, body, { authorization, ca, ttl });
+  const authFor = (key) => header(key, { aud: relay.origin, exp: now + 3600, sub: 'mailto:a@b.c' });
+
+  // subscribed: a fake browser that said hello and registered `channelID` with a new VAPID key;
+  // `auth` is a valid Authorization header for that key.
+  async function subscribed(channelID) {
+    const b = await browser();
+    const { uaid } = await b.request({ messageType: 'hello', use_webpush: true });
+    const key = vapidKey();
+    const reg = await b.request({ messageType: 'register', channelID, key: key.raw.toString('base64url') });
+    return { b, uaid, key, reg, auth: authFor(key) };
   }
 
   it('refuses a WebSocket without the push-notification subprotocol', async () => {
@@ -158,16 +151,12 @@ describe('relay', () => {
   });
 
   it('keeps messages for an offline browser until its TTL and delivers them on hello', async () => {
-    let b = await browser();
-    const { uaid } = await b.request({ messageType: 'hello', use_webpush: true });
-    const key = vapidKey();
-    const reg = await b.request({ messageType: 'register', channelID: 'c0ffee00-0000-4000-8000-000000000002', key: key.raw.toString('base64url') });
-    b.ws.close();
+    const { b: away, uaid, reg, auth } = await subscribed('c0ffee00-0000-4000-8000-000000000002');
+    away.ws.close();
     await new Promise((r) => setTimeout(r, 100));
-    const auth = header(key, { aud: relay.origin, exp: now + 3600, sub: 'mailto:a@b.c' });
     assert.equal((await post(reg.pushEndpoint, Buffer.from('kept'), auth, '60'))[':status'], 201);
     assert.equal((await post(reg.pushEndpoint, Buffer.from('dropped'), auth, '0'))[':status'], 201);
-    b = await browser();
+    const b = await browser();
     assert.equal((await b.request({ messageType: 'hello', uaid, use_webpush: true })).uaid, uaid);
     const n = await b.next();
     assert.equal(Buffer.from(n.data, 'base64url').toString(), 'kept');
@@ -187,8 +176,7 @@ describe('relay', () => {
     const [first, second] = [await b.next(), await b.next()];
     assert.equal(first.status, 200);
     assert.equal(second.pushEndpoint, first.pushEndpoint);
-    const auth = header(key, { aud: relay.origin, exp: now + 3600, sub: 'mailto:a@b.c' });
-    const r = await post(first.pushEndpoint, Buffer.from('after the repeated register'), auth);
+    const r = await post(first.pushEndpoint, Buffer.from('after the repeated register'), authFor(key));
     assert.equal(r[':status'], 201);
     const n = await b.next();
     assert.equal(Buffer.from(n.data, 'base64url').toString(), 'after the repeated register');
@@ -196,17 +184,13 @@ describe('relay', () => {
   });
 
   it('answers the next hello with a new UAID after dropBrowsers({newUaid})', async () => {
-    const b = await browser();
-    const { uaid } = await b.request({ messageType: 'hello', use_webpush: true });
-    const key = vapidKey();
-    const reg = await b.request({ messageType: 'register', channelID: 'c0ffee00-0000-4000-8000-000000000003', key: key.raw.toString('base64url') });
-    const auth = header(key, { aud: relay.origin, exp: now + 3600, sub: 'mailto:a@b.c' });
-    // Registering the channel again with another key it is a new subscription: a new endpoint, and the first one is gone.
+    const { b, uaid, reg, auth } = await subscribed('c0ffee00-0000-4000-8000-000000000003');
+    // Registering the channel again with another key is a new subscription: a new endpoint,
+    // and the first one is gone.
     const key2 = vapidKey();
     const reg2 = await b.request({ messageType: 'register', channelID: reg.channelID, key: key2.raw.toString('base64url') });
     assert.notEqual(reg2.pushEndpoint, reg.pushEndpoint);
     assert.equal((await post(reg.pushEndpoint, Buffer.from('x'), auth))[':status'], 410);
-    const auth2 = header(key2, { aud: relay.origin, exp: now + 3600, sub: 'mailto:a@b.c' });
     const closed = new Promise((r) => b.ws.once('close', r));
     relay.dropBrowsers({ newUaid: true });
     await closed;
@@ -214,7 +198,7 @@ describe('relay', () => {
     const hello = await again.request({ messageType: 'hello', uaid, use_webpush: true });
     assert.notEqual(hello.uaid, uaid);
     // The browser drops the old UAID's subscriptions, so their endpoints are gone.
-    assert.equal((await post(reg2.pushEndpoint, Buffer.from('x'), auth2))[':status'], 410);
+    assert.equal((await post(reg2.pushEndpoint, Buffer.from('x'), authFor(key2)))[':status'], 410);
     again.ws.close();
   });
 });

@@ -18,18 +18,10 @@ kustomize_render() {
   fi
 }
 
-# ensure_node_modules: `npm ci` in tests/deploy when its node_modules is missing (as the Node
-# baseline test does for bench/node), under a lock so that parallel ctest runs install once.
+# ensure_node_modules: the npm packages of tests/deploy (scripts/node_packages.sh).
+source "$deploy_root/scripts/node_packages.sh"
 ensure_node_modules() {
-  command -v node >/dev/null 2>&1 || { echo "node is not installed (scripts/install-deps.sh)" >&2; return 127; }
-  (
-    flock 9
-    if [[ ! -f "$deploy_tests/node_modules/kubernetes-models/package.json" ||
-          ! -f "$deploy_tests/node_modules/@kubernetes-models/prometheus-operator/package.json" ||
-          ! -f "$deploy_tests/node_modules/yaml/package.json" ]]; then
-      npm ci --prefix "$deploy_tests" --no-audit --no-fund >&2
-    fi
-  ) 9>"$deploy_tests/.npm-ci.lock"
+  npm_ci_once "$deploy_tests" kubernetes-models @kubernetes-models/prometheus-operator yaml
 }
 
 # kustomizations: the base and every overlay.

@@ -8,7 +8,7 @@ import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_PROTO = path.resolve(here, '../../../proto/webpush/dispatcher/v1/dispatcher.proto');
+const PROTO = path.resolve(here, '../../../proto/webpush/dispatcher/v1/dispatcher.proto');
 
 // Targets per UploadJob batch message: well inside gRPC's 4 MiB default message size.
 const BATCH = 1000;
@@ -21,11 +21,14 @@ const PERMANENT = new Set([grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND,
 // least gRPC servers accept by default without answering "too many pings".
 const CHANNEL_OPTIONS = { 'grpc.keepalive_time_ms': 300000, 'grpc.keepalive_timeout_ms': 20000 };
 
+// The gRPC status codes by name, for the callers' answers.
+export const grpcStatus = grpc.status;
+
 export class DispatcherClient {
   // address: "host:port"; token: the tenant's bearer token; caFile: PEM CA for TLS (none:
   // plaintext, which webpushd allows on loopback only).
-  constructor({ address, token, caFile, protoFile = DEFAULT_PROTO }) {
-    const definition = protoLoader.loadSync(protoFile, {
+  constructor({ address, token, caFile }) {
+    const definition = protoLoader.loadSync(PROTO, {
       keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
     });
     const { Dispatcher } = grpc.loadPackageDefinition(definition).webpush.dispatcher.v1;
@@ -108,7 +111,6 @@ export class DispatcherClient {
           }
         });
         call.on('error', (err) => {
-          if (settled) return;
           if (PERMANENT.has(err.code)) settle(reject, err);
           else retry(err);
         });

@@ -9,6 +9,14 @@
 //  - State-changing requests must also carry an Origin header equal to our own origin and a
 //    JSON content type, as defence in depth.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { httpError } from './http_error.js';
+
+// safeEqual compares a secret the client sent with ours in constant time.
+export function safeEqual(given, want) {
+  const a = Buffer.from(String(given));
+  const b = Buffer.from(want);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 export class Sessions {
   constructor({ secure }) {
@@ -49,16 +57,14 @@ export class Sessions {
   // `origins` are the site's own origins (one in production; 127.0.0.1 and localhost while
   // developing).
   checkStateChange(req, origins) {
-    const fail = (why) => Object.assign(new Error(why), { status: 403 });
+    const fail = (why) => httpError(403, why);
     if (!origins.includes(req.headers.origin)) throw fail('origin is not this site');
     if (!(req.headers['content-type'] || '').startsWith('application/json')) {
       throw fail('content-type must be application/json');
     }
     const id = this.fromRequest(req);
     if (!id) throw fail('no session cookie');
-    const given = Buffer.from(String(req.headers['x-csrf-token'] || ''));
-    const want = Buffer.from(this.csrfToken(id));
-    if (given.length !== want.length || !timingSafeEqual(given, want)) {
+    if (!safeEqual(req.headers['x-csrf-token'] || '', this.csrfToken(id))) {
       throw fail('missing or wrong X-CSRF-Token');
     }
     return id;

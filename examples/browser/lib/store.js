@@ -3,6 +3,7 @@
 // database, next to the user they belong to; the shape is the same.
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { httpError } from './http_error.js';
 
 // Each subscription belongs to the session that stored it (a hash of the session id, never the
 // id itself), so only that session can replace or delete it.
@@ -11,8 +12,6 @@ const owner = (sessionId) => createHash('sha256').update(sessionId).digest('base
 // A browser holds one subscription per service worker registration; a session with more than
 // this is not a browser, and is refused rather than allowed to fill the store.
 export const MAX_PER_SESSION = 10;
-
-const conflict = (status, message) => Object.assign(new Error(message), { status });
 
 export class SubscriptionStore {
   constructor(file) {
@@ -51,13 +50,13 @@ export class SubscriptionStore {
       // same endpoint and keys: it takes its subscription over. Anyone else would need the
       // keys too, which only that browser holds; without them nothing changes.
       if (existing.p256dh !== sub.p256dh || existing.auth !== sub.auth) {
-        throw conflict(409, 'subscription.endpoint: stored for another session with other keys');
+        throw httpError(409, 'subscription.endpoint: stored for another session with other keys');
       }
     }
     if (!existing) {
       const mine = this.all().filter((s) => s.owner === who && s.endpoint !== oldEndpoint).length;
       if (mine >= MAX_PER_SESSION) {
-        throw conflict(429, `subscription: this session already has ${MAX_PER_SESSION} subscriptions`);
+        throw httpError(429, `subscription: this session already has ${MAX_PER_SESSION} subscriptions`);
       }
     }
     if (oldEndpoint && oldEndpoint !== sub.endpoint) {
@@ -74,14 +73,9 @@ export class SubscriptionStore {
   // removeOwned deletes the subscription with `endpoint` if `sessionId` owns it.
   removeOwned(sessionId, endpoint) {
     const s = this.findByEndpoint(endpoint);
-    if (!s || s.owner !== owner(sessionId)) return false;
-    this.byId.delete(s.id);
-    this.save();
-    return true;
+    return s !== null && s.owner === owner(sessionId) && this.remove(s.id);
   }
 
-  // removeGone deletes the subscription the dispatcher reported gone (by our id, the job's
-  // target_id), if its endpoint is still the one reported: a subscription renewed meanwhile stays.
   // remove deletes a subscription by our id (one the dispatcher refused as invalid).
   remove(id) {
     if (!this.byId.delete(id)) return false;
@@ -89,12 +83,10 @@ export class SubscriptionStore {
     return true;
   }
 
+  // removeGone deletes the subscription the dispatcher reported gone (by our id, the job's
+  // target_id), if its endpoint is still the one reported: a subscription renewed meanwhile stays.
   removeGone(id, endpoint) {
-    const s = this.byId.get(id);
-    if (!s || s.endpoint !== endpoint) return false;
-    this.byId.delete(id);
-    this.save();
-    return true;
+    return this.byId.get(id)?.endpoint === endpoint && this.remove(id);
   }
 
   isOwnedBy(sessionId, endpoint) {

@@ -4,6 +4,7 @@
 
 import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
+import { httpError } from './http_error.js';
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -46,11 +47,11 @@ function decodeKey(text, length) {
   return bytes.length === length ? bytes : null;
 }
 
-const invalid = (message) => Object.assign(new Error(message), { status: 400 });
+const invalid = (message) => httpError(400, message);
 
 // parseSubscription returns { endpoint, p256dh, auth } or throws an Error (status 400) naming
 // the field. `hostRules` (parseHostRules) are the push services allowed.
-export function parseSubscription(value, hostRules = parseHostRules(DEFAULT_PUSH_HOSTS)) {
+export function parseSubscription(value, hostRules) {
   if (value === null || typeof value !== 'object') throw invalid('subscription: not an object');
   const { endpoint, keys } = value;
   if (typeof endpoint !== 'string' || endpoint.length > 2048) {

@@ -45,7 +45,7 @@ async function currentSubscription(registration) {
   let lastError;
   for (let attempt = 0; attempt < 40; attempt++) {
     try {
-      return { subscription: await registration.pushManager.getSubscription() };
+      return await registration.pushManager.getSubscription();
     } catch (err) {
       lastError = err;
       setState('waiting', 'waiting for the browser\'s push service…', String(err));
@@ -55,7 +55,7 @@ async function currentSubscription(registration) {
   throw lastError;
 }
 
-async function showSubscribed(registration, subscription) {
+function showSubscribed(subscription) {
   const url = new URL(subscription.endpoint);
   setState('subscribed', 'subscribed: this browser will receive notifications',
     `Push service: ${url.origin}`);
@@ -87,7 +87,7 @@ async function subscribe(registration) {
       applicationServerKey: base64UrlToBytes(session.vapidPublicKey),
     });
     await api('POST', '/api/subscriptions', { subscription: subscription.toJSON() });
-    await showSubscribed(registration, subscription);
+    showSubscribed(subscription);
   } catch (err) {
     setState('error', 'could not subscribe', String(err));
     $('subscribe').disabled = false;
@@ -151,7 +151,7 @@ async function main() {
   $('subscribe').addEventListener('click', () => subscribe(registration));
   $('unsubscribe').addEventListener('click', () => unsubscribe(registration));
 
-  const { subscription } = await currentSubscription(registration);
+  const subscription = await currentSubscription(registration);
   if (!subscription) {
     showUnsubscribed();
     return;
@@ -160,7 +160,7 @@ async function main() {
   // stored under an earlier session).
   const status = await api('POST', '/api/subscriptions/status', { endpoint: subscription.endpoint });
   if (!status.stored) await api('POST', '/api/subscriptions', { subscription: subscription.toJSON() });
-  await showSubscribed(registration, subscription);
+  showSubscribed(subscription);
 }
 
 main().catch((err) => setState('error', 'something went wrong', String(err)));

@@ -6,10 +6,12 @@ self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
 // A payload is JSON {title, body, url} when it comes from the example's server; anything else
-// (text, binary, empty) still gets a notification, so a sender's mistake is visible.
-function parseNotification(bytes) {
+// (text, binary, empty) still gets a notification, so a sender's mistake is visible. `text` is
+// the payload decoded as UTF-8, or null.
+function parseNotification(text) {
+  if (text === null) return null;
   try {
-    const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    const value = JSON.parse(text);
     if (value && typeof value.title === 'string') {
       return { title: value.title, body: String(value.body ?? ''), url: String(value.url ?? '/') };
     }
@@ -35,7 +37,8 @@ function asText(bytes) {
 
 self.addEventListener('push', (event) => {
   const bytes = event.data ? new Uint8Array(event.data.arrayBuffer()) : new Uint8Array(0);
-  const notification = parseNotification(bytes);
+  const text = asText(bytes);
+  const notification = parseNotification(text);
   const title = notification ? notification.title : 'New message';
   const options = {
     body: notification ? notification.body : `${bytes.length} bytes`,
@@ -46,7 +49,7 @@ self.addEventListener('push', (event) => {
       type: 'push',
       size: bytes.length,
       base64: toBase64(bytes),
-      text: notification ? null : asText(bytes),
+      text: notification ? null : text,
       notification,
       received: Date.now(),
     };

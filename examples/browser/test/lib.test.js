@@ -62,50 +62,49 @@ describe('parseSubscription', () => {
 
 describe('SubscriptionStore', () => {
   const file = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'store-')), 'subs.json');
-  const parsed = (s) => parseSubscription(s);
 
   it('stores, persists and reloads', () => {
     const f = file();
     const store = new SubscriptionStore(f);
-    const rec = store.put('session-a', parsed(subscription()));
+    const rec = store.put('session-a', parseSubscription(subscription()));
     assert.equal(new SubscriptionStore(f).all()[0].id, rec.id);
     assert.doesNotMatch(readFileSync(f, 'utf8'), /session-a/, 'the session id itself is never stored');
   });
   it('stores an endpoint once, however often it is sent', () => {
     const store = new SubscriptionStore(file());
-    const s = parsed(subscription());
+    const s = parseSubscription(subscription());
     store.put('a', s);
     store.put('a', s);
     store.put('b', s); // the same browser (same keys) under a new session takes it over
     assert.equal(store.all().length, 1);
-    const otherKeys = parsed({ ...subscription(s.endpoint) });
+    const otherKeys = parseSubscription(subscription(s.endpoint));
     assert.throws(() => store.put('c', otherKeys), { status: 409 }, 'a session without the keys took it over');
     assert.equal(store.removeOwned('a', s.endpoint), false);
     assert.equal(store.removeOwned('b', s.endpoint), true);
   });
   it('replaces the old endpoint of the same session only', () => {
     const store = new SubscriptionStore(file());
-    const old = parsed(subscription());
-    const theirs = parsed(subscription());
+    const old = parseSubscription(subscription());
+    const theirs = parseSubscription(subscription());
     store.put('a', old);
     store.put('b', theirs);
-    store.put('a', parsed(subscription()), old.endpoint);
+    store.put('a', parseSubscription(subscription()), old.endpoint);
     assert.equal(store.findByEndpoint(old.endpoint), null);
-    store.put('a', parsed(subscription()), theirs.endpoint);
+    store.put('a', parseSubscription(subscription()), theirs.endpoint);
     assert.ok(store.findByEndpoint(theirs.endpoint), 'another session\'s subscription was replaced');
     assert.equal(store.all().length, 3);
   });
   it(`refuses more than ${MAX_PER_SESSION} subscriptions per session`, () => {
     const store = new SubscriptionStore(file());
-    for (let i = 0; i < MAX_PER_SESSION; i++) store.put('a', parsed(subscription()));
-    assert.throws(() => store.put('a', parsed(subscription())), { status: 429 });
+    for (let i = 0; i < MAX_PER_SESSION; i++) store.put('a', parseSubscription(subscription()));
+    assert.throws(() => store.put('a', parseSubscription(subscription())), { status: 429 });
     const last = store.all()[0];
-    assert.ok(store.put('a', parsed(subscription()), last.endpoint), 'a replacement is not a new one');
-    assert.ok(store.put('b', parsed(subscription())));
+    assert.ok(store.put('a', parseSubscription(subscription()), last.endpoint), 'a replacement is not a new one');
+    assert.ok(store.put('b', parseSubscription(subscription())));
   });
   it('deletes a gone subscription only if its endpoint is still the reported one', () => {
     const store = new SubscriptionStore(file());
-    const rec = store.put('a', parsed(subscription()));
+    const rec = store.put('a', parseSubscription(subscription()));
     assert.equal(store.removeGone(rec.id, 'https://push.example.net/other'), false);
     assert.equal(store.removeGone(rec.id, rec.endpoint), true);
     assert.equal(store.all().length, 0);

@@ -3,7 +3,8 @@
 # (scripts/demo.sh, examples/browser/run_local.sh). Set `script_name` first; it names the script
 # in failure messages. Provides:
 #   work       a temporary folder, removed on exit
-#   pids       add each background process's PID (pids+=($!)); all are stopped on exit
+#   pids       add each background process's PID (pids+=($!)); all are stopped on exit, the
+#              last started first
 #   wait_for FILE PATTERN WHAT   waits (bounded, 30 s) for a line matching PATTERN in FILE,
 #                                else prints FILE and exits 1
 #   free_port  prints a free TCP port on 127.0.0.1
@@ -13,9 +14,12 @@
 #                                waits for its gRPC port and sets webpushd_port to it
 work=$(mktemp -d)
 pids=()
+# Last started first, each waited for: webpushd drains into a redis-server that is still up
+# (stopped together, it spent some 30 s retrying the queue after Ctrl-C).
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    if kill "${pids[i]}" 2>/dev/null; then wait "${pids[i]}" 2>/dev/null || true; fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "crypto/base64url.h"
 #include "crypto/ece.h"
@@ -145,22 +146,30 @@ absl::Status VapidToken(const TokenOptions& options, std::ostream& out) {
     return absl::InvalidArgumentError(
         "--exp-seconds: must be from 1 to 86400 (RFC 8292 §2: at most 24 hours)");
   }
+  if (options.count < 1 || options.count > kMaxTokenCount) {
+    return absl::InvalidArgumentError(absl::StrCat("--count: must be from 1 to ", kMaxTokenCount));
+  }
   const absl::Time now = absl::Now();
   const absl::Time expiry = absl::FromUnixSeconds(absl::ToUnixSeconds(now) + options.exp_seconds);
-  absl::StatusOr<std::string> jwt =
-      crypto::SignVapidToken(*key, {*audience, expiry, options.subject}, now);
-  if (!jwt.ok()) {
-    // Name the flag the user typed rather than the JWT claim.
-    const std::string message(jwt.status().message());
-    if (message.starts_with("sub:")) {
-      return absl::InvalidArgumentError("--sub" + message.substr(3));
+  std::string lines;
+  for (int64_t i = 0; i < options.count; ++i) {
+    absl::StatusOr<std::string> jwt =
+        crypto::SignVapidToken(*key, {*audience, expiry, options.subject}, now);
+    if (!jwt.ok()) {
+      // Name the flag the user typed rather than the JWT claim.
+      const std::string message(jwt.status().message());
+      if (message.starts_with("sub:")) {
+        return absl::InvalidArgumentError("--sub" + message.substr(3));
+      }
+      if (message.starts_with("exp:")) {
+        return absl::InvalidArgumentError("--exp-seconds" + message.substr(3));
+      }
+      return jwt.status();
     }
-    if (message.starts_with("exp:")) {
-      return absl::InvalidArgumentError("--exp-seconds" + message.substr(3));
-    }
-    return jwt.status();
+    // Collected first, so that an error prints no partial output.
+    absl::StrAppend(&lines, crypto::VapidAuthorizationValue(*jwt, key->public_key()), "\n");
   }
-  out << crypto::VapidAuthorizationValue(*jwt, key->public_key()) << "\n";
+  out << lines;
   return out ? absl::OkStatus() : absl::DataLossError("stdout: write error");
 }
 

@@ -50,8 +50,12 @@ struct TokenOptions {
   std::string audience;                    // origin, or an endpoint whose origin is used
   std::string subject;
   int64_t exp_seconds = int64_t{12} * 3600;
+  int64_t count = 1;  // tokens to print, each signed with a fresh nonce
 };
-// VapidToken prints the `Authorization` header value `vapid t=…, k=…`.
+inline constexpr int64_t kMaxTokenCount = 100000;
+// VapidToken prints the `Authorization` header value `vapid t=…, k=…`, `count` times, one per
+// line: several tokens in one run serve a load test of a verifier, and a test that needs the
+// rare signatures (a half below 2^248) without one process start per token.
 [[nodiscard]] absl::Status VapidToken(const TokenOptions& options, std::ostream& out);
 
 }  // namespace webpush::dispatcher::ctl

@@ -68,6 +68,10 @@ int Run(int argc, char** argv) {
   token_cmd
       ->add_option("--exp-seconds", token.exp_seconds, "Token lifetime in seconds (at most 86400)")
       ->capture_default_str();
+  token_cmd
+      ->add_option("--count", token.count,
+                   "Print this many tokens, one per line, each with its own signature")
+      ->capture_default_str();
 
   // keys subscription
   CLI::App* keys = app.add_subcommand("keys", "Browser-side keys for tests and demos");

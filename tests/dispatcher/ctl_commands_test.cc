@@ -1,9 +1,12 @@
 #include "dispatcher/ctl/ctl_commands.h"
 
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_split.h"
 #include "crypto/base64url.h"
 #include "crypto/ece.h"
 #include "crypto/keys.h"
@@ -179,6 +182,27 @@ TEST(CtlCommandsTest, TokenUsesTheOriginOfAnEndpointAndVerifies) {
   EXPECT_EQ(claims->find("secret-token"), std::string::npos);
 }
 
+TEST(CtlCommandsTest, TokenCountPrintsThatManyDistinctlySignedTokens) {
+  auto key = crypto::P256KeyPair::Generate();
+  ASSERT_TRUE(key.ok());
+  TokenOptions options = TokenOpts(key->PrivateKeyBase64Url(), "https://a.example", "mailto:a@b.c");
+  options.count = 5;
+  std::ostringstream out;
+  absl::Status s = VapidToken(options, out);
+  ASSERT_TRUE(s.ok()) << s;
+  const std::vector<std::string> lines = absl::StrSplit(out.str(), '\n');
+  ASSERT_EQ(lines.size(), 6u) << out.str();  // five lines, each ending in '\n'
+  EXPECT_EQ(lines.back(), "");
+  std::set<std::string> signatures;
+  for (size_t i = 0; i < 5; ++i) {
+    ASSERT_EQ(lines[i].rfind("vapid t=", 0), 0u) << lines[i];
+    const std::string jwt = lines[i].substr(8, lines[i].find(", k=") - 8);
+    EXPECT_TRUE(crypto::VerifyVapidToken(jwt, key->public_key()).ok()) << jwt;
+    signatures.insert(jwt.substr(jwt.rfind('.') + 1));
+  }
+  EXPECT_EQ(signatures.size(), 5u) << "each token needs its own ECDSA nonce";
+}
+
 TEST(CtlCommandsTest, TokenErrorsNameTheFlag) {
   auto key = crypto::P256KeyPair::Generate();
   ASSERT_TRUE(key.ok());
@@ -191,6 +215,11 @@ TEST(CtlCommandsTest, TokenErrorsNameTheFlag) {
     TokenOptions options = TokenOpts(b64, "https://a.example", "mailto:a@b.c");
     options.exp_seconds = exp;
     EXPECT_EQ(error(options).rfind("--exp-seconds: ", 0), 0u) << exp;
+  }
+  for (int64_t count : {int64_t{0}, int64_t{-1}, kMaxTokenCount + 1}) {
+    TokenOptions options = TokenOpts(b64, "https://a.example", "mailto:a@b.c");
+    options.count = count;
+    EXPECT_EQ(error(options), "--count: must be from 1 to 100000") << count;
   }
   EXPECT_EQ(error(TokenOpts(std::nullopt, "https://a.example", "mailto:a@b.c")),
             "give exactly one of --private-key and --key-file");

@@ -36,6 +36,18 @@ std::span<const uint8_t> Bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+// WithFlagNames names the flag the user typed rather than the JWT claim in a signing error.
+absl::Status WithFlagNames(const absl::Status& status) {
+  const std::string message(status.message());
+  if (message.starts_with("sub:")) {
+    return absl::InvalidArgumentError("--sub" + message.substr(3));
+  }
+  if (message.starts_with("exp:")) {
+    return absl::InvalidArgumentError("--exp-seconds" + message.substr(3));
+  }
+  return status;
+}
+
 }  // namespace
 
 absl::Status VapidKeygen(const KeygenOptions& options, std::ostream& out) {
@@ -156,15 +168,7 @@ absl::Status VapidToken(const TokenOptions& options, std::ostream& out) {
     absl::StatusOr<std::string> jwt =
         crypto::SignVapidToken(*key, {*audience, expiry, options.subject}, now);
     if (!jwt.ok()) {
-      // Name the flag the user typed rather than the JWT claim.
-      const std::string message(jwt.status().message());
-      if (message.starts_with("sub:")) {
-        return absl::InvalidArgumentError("--sub" + message.substr(3));
-      }
-      if (message.starts_with("exp:")) {
-        return absl::InvalidArgumentError("--exp-seconds" + message.substr(3));
-      }
-      return jwt.status();
+      return WithFlagNames(jwt.status());
     }
     // Collected first, so that an error prints no partial output.
     absl::StrAppend(&lines, crypto::VapidAuthorizationValue(*jwt, key->public_key()), "\n");

@@ -26,6 +26,9 @@ std::string ValueAfter(const std::string& text, const std::string& prefix) {
   return text.substr(begin, text.find_first_of("\"\n", begin) - begin);
 }
 
+// JwtOf returns the JWT of a `vapid t=<JWT>, k=<key>` line.
+std::string JwtOf(const std::string& header) { return header.substr(8, header.find(", k=") - 8); }
+
 struct Subscription {
   crypto::P256KeyPair key;
   std::string p256dh;
@@ -174,7 +177,7 @@ TEST(CtlCommandsTest, TokenUsesTheOriginOfAnEndpointAndVerifies) {
   ASSERT_TRUE(s.ok()) << s;
   const std::string header = out.str();
   ASSERT_EQ(header.rfind("vapid t=", 0), 0u);
-  const std::string jwt = header.substr(8, header.find(", k=") - 8);
+  const std::string jwt = JwtOf(header);
   EXPECT_EQ(ValueAfter(header, ", k="), key->PublicKeyBase64Url());
   auto claims = crypto::VerifyVapidToken(jwt, key->public_key());
   ASSERT_TRUE(claims.ok()) << claims.status();
@@ -196,7 +199,7 @@ TEST(CtlCommandsTest, TokenCountPrintsThatManyDistinctlySignedTokens) {
   std::set<std::string> signatures;
   for (size_t i = 0; i < 5; ++i) {
     ASSERT_EQ(lines[i].rfind("vapid t=", 0), 0u) << lines[i];
-    const std::string jwt = lines[i].substr(8, lines[i].find(", k=") - 8);
+    const std::string jwt = JwtOf(lines[i]);
     EXPECT_TRUE(crypto::VerifyVapidToken(jwt, key->public_key()).ok()) << jwt;
     signatures.insert(jwt.substr(jwt.rfind('.') + 1));
   }
